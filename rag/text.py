@@ -1,0 +1,151 @@
+"""Plain text from the releases' Markdown, and sentence boundaries in it."""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Tags the scraper's Markdown carries for layout. Any other tag (<script>, <img ...>)
+# is left as literal text: it is shown escaped, never interpreted and never hidden.
+_BLOCK_TAGS = "table|thead|tbody|tfoot|tr|td|th|colgroup|col|caption|br|div|p|figure|figcaption|hr"
+_INLINE_TAGS = "span|strong|em|b|i|u|s|strike|del|ins|mark|sup|sub|a|small"
+_LAYOUT_TAG_RE = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]*>", re.IGNORECASE)
+_INLINE_TAG_RE = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>]*>", re.IGNORECASE)
+_TABLE_RE = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
+_ROW_RE = re.compile(r"<tr\b.*?</tr>", re.IGNORECASE | re.DOTALL)
+_CELL_RE = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
+_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK_RE = re.compile(r"(?<!\\)\[((?:[^\]\\]|\\.)*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+_LIST_ITEM_RE = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?=\S)")
+_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+")
+_END_MARKER_RE = re.compile(r"^\s*(?:\*\*|__)?\\?#{3}(?:\*\*|__)?\s*$")
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_EMPHASIS_RE = re.compile(r"(?<![\\*])(?:\*{2,3}|__)|(?<![\\\w*])\*(?=\S)|(?<=\S)(?<![\\*])\*(?![\w*])")
+_AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u2007\u202f\u200b\ufeff]+")
+
+
+def _table_to_text(match: re.Match[str]) -> str:
+    rows = []
+    for row in _ROW_RE.findall(match.group(0)):
+        cells = [html.unescape(_INLINE_TAG_RE.sub("", _LAYOUT_TAG_RE.sub(" ", c)))
+                 for c in _CELL_RE.findall(row)]
+        cells = [" ".join(c.split()) for c in cells]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n\n" + "\n\n".join(rows) + "\n\n"
+
+
+def _inline(text: str) -> str:
+    text = _IMAGE_RE.sub(r"\1", text)
+    text = _LINK_RE.sub(r"\1", text)
+    text = _AUTOLINK_RE.sub(r"\1", text)
+    text = _LAYOUT_TAG_RE.sub(" ", text)
+    text = _INLINE_TAG_RE.sub("", text)
+    text = _EMPHASIS_RE.sub("", text)
+    text = _ESCAPE_RE.sub(r"\1", text)
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Turn a release body into plain text.
+
+    Hard-wrapped lines are joined into paragraphs, separated by one blank line;
+    list items, headings and table rows become paragraphs of their own. Markdown
+    markup (emphasis, links, escapes) and layout tags are removed, non-breaking
+    spaces become spaces, and the trailing ``\\###`` marker is dropped. Every other
+    character (curly quotes, dashes, literal ``<`` ...) is kept as it is.
+    """
+    text = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    text = _TABLE_RE.sub(_table_to_text, text)
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            joined = _inline(" ".join(current))
+            if joined:
+                paragraphs.append(joined)
+            current.clear()
+
+    for line in text.split("\n"):
+        stripped = line.strip(" \t\u00a0")
+        if not stripped or _END_MARKER_RE.match(line):
+            flush()
+            continue
+        if stripped.startswith(">"):
+            stripped = stripped.lstrip("> ")
+        if _HEADING_RE.match(stripped):
+            flush()
+            current.append(_HEADING_RE.sub("", stripped))
+            flush()
+            continue
+        item = _LIST_ITEM_RE.match(line)
+        if item:
+            flush()
+            stripped = line[item.end():].strip()
+        current.append(stripped)
+    flush()
+    return "\n\n".join(paragraphs)
+
+
+_ABBREVIATIONS = frozenset("""
+mr mrs ms dr st jr sr gen lt col maj capt sgt adm cmdr sen rep gov amb sec prof hon rev
+no nos vol vs etc inc co corp ltd llc jan feb mar apr jun jul aug sep sept oct nov dec
+mt ft ave blvd dept est approx fig ph.d u.s u.n u.k e.u d.c a.m p.m i.e e.g u.s.a
+""".split())
+
+# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and
+# something that can start a sentence.
+_BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$])")
+_WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+def _is_abbreviation(text: str, dot_end: int) -> bool:
+    match = _WORD_BEFORE_RE.search(text, max(0, dot_end - 12), dot_end)
+    if not match:
+        return False
+    word = match.group(1).lower()
+    if word in _ABBREVIATIONS:
+        return True
+    # Initials such as "John F. Kennedy" or "H.R." never end a sentence.
+    return len(word.replace(".", "")) == 1
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) within ``text[start:end]``, a single paragraph.
+
+    Spans cover the paragraph's non-space characters; whitespace between sentences
+    is left out. Offsets are into ``text``.
+    """
+    end = len(text) if end is None else end
+    spans = []
+    pos = start
+    for match in _BOUNDARY_RE.finditer(text, start, end):
+        stop = match.end()
+        if text[match.start()] == "." and _is_abbreviation(text, match.start() + 1):
+            continue
+        spans.append((pos, stop))
+        pos = stop
+        while pos < end and text[pos].isspace():
+            pos += 1
+    if pos < end:
+        tail_end = end
+        while tail_end > pos and text[tail_end - 1].isspace():
+            tail_end -= 1
+        if tail_end > pos:
+            spans.append((pos, tail_end))
+    return spans
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the paragraphs of a normalised body (separated by blank lines)."""
+    spans = []
+    pos = 0
+    for match in re.finditer(r"\n\s*\n", text):
+        if match.start() > pos:
+            spans.append((pos, match.start()))
+        pos = match.end()
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]

@@ -1,0 +1,110 @@
+"""Shared test helpers: a tiny deterministic embedder and release-file makers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from rag.config import Config, config_from_dict
+from rag.embedding import normalise
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+
+
+class FakeEmbedder:
+    """Bag of hashed words: texts sharing words get similar vectors. Counts what it embeds."""
+
+    model_id = "fake/bag-of-words"
+    precision = "float32"
+
+    def __init__(self, dim: int = 64, max_tokens: int = 512):
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.embedded: list[str] = []
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_TOKEN_RE.findall(t)) for t in texts]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[i, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        out[np.all(out == 0, axis=1), 0] = 1.0
+        return normalise(out)
+
+
+def release_text(title: str = "A statement", date: str = "2022-03-24", body: str = "Text.",
+                 *, category: str = "statements-releases", url: str | None = None,
+                 keys: str = "original", extra: str = "") -> str:
+    """The file content of a release, with either key set of the corpus."""
+    slug = re.sub(r"\W+", "-", title.lower())
+    url = url or f"https://www.whitehouse.gov/briefing-room/{slug}/"
+    cat_key, url_key = ("category", "permalink") if keys == "original" else ("tags", "source_url")
+    return (f"---\n{cat_key}: {category}\ndate: '{date}'\n"
+            f"modified_time: {date} 09:29:48-04:00\n{url_key}: {url}\n"
+            f"published_time: {date} 09:29:47-04:00\ntitle: {title}\n{extra}---\n"
+            f"\u00a0\n{textwrap.dedent(body).strip()}\n\n\\###\n")
+
+
+def write_release(root: Path, rel: str, *args, **kwargs) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(release_text(*args, **kwargs), encoding="utf-8")
+    return path
+
+
+NATO = """
+NATO leaders met today on the one-month anniversary of Russia’s
+unprovoked invasion of Ukraine. We discussed our work to bolster NATO’s
+collective defense.
+
+Today’s establishment of four new battle groups in Slovakia, Romania,
+Bulgaria, and Hungary is a strong signal that we will defend every inch
+of NATO territory.
+"""
+COVID = """
+The Administration announced that every household can order more free
+at-home COVID-19 tests. Tests ship within seven to twelve days.
+
+Pharmacies will offer a test to treat programme for antiviral pills.
+"""
+ENERGY = """
+The President announced the release of one million barrels of oil per day
+from the Strategic Petroleum Reserve for six months.
+
+This historic release will serve as a bridge until production ramps up.
+"""
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    root = tmp_path / "seeds"
+    write_release(root, "statements-releases/2022-03/nato.md", "NATO summit statement",
+                  "2022-03-24", NATO)
+    write_release(root, "statements-releases/2022-03/covid.md", "Free COVID tests",
+                  "2022-03-02", COVID)
+    write_release(root, "statements-releases/2022-03/oil.md", "Oil reserve release",
+                  "2022-03-31", ENERGY, keys="biden")
+    return root
+
+
+@pytest.fixture
+def config(tmp_path: Path, seeds: Path) -> Config:
+    return config_from_dict({"seeds": str(seeds), "index": str(tmp_path / "index"),
+                             "chunking": {"max_tokens": 40, "header_tokens": 16}}, tmp_path)
+
+
+@pytest.fixture
+def embedder() -> FakeEmbedder:
+    return FakeEmbedder()

@@ -1,0 +1,91 @@
+"""The `rag` command, with the fake embedder in place of the model."""
+
+import json
+
+import pytest
+
+from rag import cli
+from conftest import FakeEmbedder
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    embedder = FakeEmbedder()
+    monkeypatch.setattr("rag.embedding.load_embedder", lambda config: embedder)
+    monkeypatch.setattr("rag.search.load_embedder", lambda config: embedder)
+    return embedder
+
+
+@pytest.fixture
+def conf(tmp_path, seeds):
+    path = tmp_path / "rag.yaml"
+    path.write_text(f"seeds: {seeds}\nindex: {tmp_path / 'index'}\n"
+                    "chunking:\n  max_tokens: 40\n  header_tokens: 16\n")
+    return str(path)
+
+
+def test_index_then_search_json(fake_model, conf, capsys):
+    assert cli.main(["--config", conf, "index", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "full rebuild (no index yet): 3 added, 0 changed, 0 removed, 0 unchanged" in out
+    assert cli.main(["--config", conf, "search", "battle groups in Hungary", "--json",
+                     "--top-k", "2"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 2
+    assert set(hits[0]) == {"rank", "score", "text", "start", "end", "release"}
+    assert set(hits[0]["release"]) == {"id", "title", "date", "category", "url"}
+    assert hits[0]["release"]["id"] == "statements-releases/2022-03/nato.md"
+    assert hits[0]["release"]["date"] == "2022-03-24" and hits[0]["rank"] == 1
+
+
+def test_hit_to_dict_is_the_json_shape(fake_model, conf, capsys):
+    import rag
+    from rag.config import load_config
+
+    cli.main(["--config", conf, "index", "--quiet"])
+    capsys.readouterr()
+    config = load_config(conf)
+    hits = rag.load_index(config.index, config, fake_model).retrieve("free tests", 3)
+    cli.main(["--config", conf, "search", "free tests", "--json", "--top-k", "3"])
+    assert json.loads(capsys.readouterr().out) == [h.to_dict() for h in hits]
+
+
+def test_second_index_run_is_incremental(fake_model, conf, capsys):
+    cli.main(["--config", conf, "index", "--quiet"])
+    cli.main(["--config", conf, "index", "--quiet"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("incremental: 0 added, 0 changed, 0 removed, 3 unchanged; "
+                              "0 passages embedded")
+    assert out[-1] == "index is up to date; nothing written"
+
+
+def test_stale_index_warns_on_search(fake_model, conf, seeds, capsys):
+    cli.main(["--config", conf, "index", "--quiet"])
+    (seeds / "statements-releases/2022-03/oil.md").unlink()
+    assert cli.main(["--config", conf, "search", "oil"]) == 0
+    assert "warning: the index is stale (1 removed release files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "anything"], "error: no index in "),
+    (["search", "   "], "error: no index in "),
+    (["index", "--seeds", "/nonexistent/seeds"], "error: seeds folder /nonexistent/seeds does not exist"),
+])
+def test_errors_are_one_line_without_traceback(fake_model, conf, capsys, argv, message):
+    assert cli.main(["--config", conf, *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_empty_question_is_an_error(fake_model, conf, capsys):
+    cli.main(["--config", conf, "index", "--quiet"])
+    assert cli.main(["--config", conf, "search", " "]) == 1
+    assert capsys.readouterr().err == "error: the question is empty; type a question about the releases\n"
+
+
+def test_bad_config_is_an_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("chunking:\n  max_tokens: 5\n")
+    assert cli.main(["--config", str(bad), "search", "x"]) == 1
+    assert capsys.readouterr().err == (
+        "error: chunking.max_tokens = 5 must be between 32 and 512\n")

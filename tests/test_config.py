@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from rag.config import load_config
+from rag.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.seeds == tmp_path / "seeds" and config.index == tmp_path / "index"
+    assert config.model.name == "bundled" and config.chunking.max_tokens == 160
+
+
+def test_repo_config_file_is_valid_and_matches_defaults():
+    config = load_config(REPO / "rag.yaml")
+    assert config.seeds == REPO / "seeds" and config.index == REPO / "index"
+    assert config.chunking.max_tokens == 160 and config.retrieval.top_k == 5
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "rag.yaml").write_text("seeds: ../data\nindex: idx\n")
+    config = load_config(tmp_path / "conf" / "rag.yaml")
+    assert config.seeds == tmp_path / "data" and config.index == tmp_path / "conf" / "idx"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("colour: blue\n", r"unknown key\(s\) colour"),
+    ("model:\n  size: 3\n", r"unknown key model.size \(known: batch_size, name, precision, threads\)"),
+    ("chunking:\n  max_tokens: lots\n", "chunking.max_tokens = 'lots' must be a whole number"),
+    ("chunking:\n  header: 1\n", "chunking.header = 1 must be true or false"),
+    ("chunking: 3\n", "chunking must be a mapping"),
+    ("model:\n  precision: int4\n", "model.precision = 'int4' must be float32 or bfloat16"),
+    ("model:\n  batch_size: 0\n", "model.batch_size = 0 must be between 1 and 1024"),
+    ("retrieval:\n  top_k: 500\n", "retrieval.top_k = 500 must be between 1 and 100"),
+    ("server:\n  port: 70000\n", "server.port = 70000 must be between 0 and 65535"),
+    ("seeds: 3\n", "seeds = 3 must be a folder path"),
+    ("- a list\n", "the top level must be a mapping"),
+    ("key: [unclosed\n", "is not valid YAML"),
+])
+def test_bad_config_is_refused(tmp_path: Path, text, message):
+    path = tmp_path / "rag.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,233 @@
+"""Building, saving, loading, updating and searching an index (fake embedder)."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.build import build_index
+from rag.errors import (IndexCorruptError, IndexLockedError, IndexMismatchError,
+                        IndexNotFoundError, QuestionError)
+from rag.search import load_index
+from conftest import FakeEmbedder, write_release
+
+
+def test_build_then_retrieve(config, embedder):
+    report = build_index(config, embedder, progress=False)
+    assert report.full and report.reason == "no index yet"
+    assert len(report.added) == 3 and report.passages == report.passages_embedded > 3
+    index = load_index(config.index, config, embedder)
+    hits = index.retrieve("Which countries received new battle groups?", top_k=2)
+    assert hits[0].release_id == "statements-releases/2022-03/nato.md"
+    assert "Slovakia, Romania" in hits[0].text
+    assert [h.rank for h in hits] == [1, 2] and hits[0].score >= hits[1].score
+    release = next(r for r in index.releases if r.id == hits[0].release_id)
+    assert release.body[hits[0].start:hits[0].end] == hits[0].text
+
+
+def test_faiss_top_k_equals_numpy_brute_force(config, embedder):
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    for question in ["battle groups Hungary", "free tests", "oil barrels reserve", "NATO"]:
+        q = embedder.embed([question])[0]
+        scores = np.asarray(index.vectors) @ q
+        expected = np.argsort(-scores, kind="stable")[:4]
+        rows, got_scores = index.search_vectors(q, 4)
+        assert np.allclose(got_scores, scores[expected], atol=1e-5)
+        assert set(rows) == set(expected) or np.allclose(
+            sorted(scores[rows]), sorted(scores[expected]), atol=1e-5)
+
+
+def test_save_load_gives_identical_hits(config, embedder):
+    build_index(config, embedder, progress=False)
+    first = load_index(config.index, config, embedder)
+    again = load_index(config.index, config, embedder)
+    for q in ["battle groups", "COVID tests", "petroleum"]:
+        assert first.retrieve(q, 5) == again.retrieve(q, 5)
+
+
+def test_manifest_records_settings(config, embedder):
+    build_index(config, embedder, progress=False)
+    manifest = json.loads((config.index / "current" / "manifest.json").read_text())
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["model"] == {"name": "bundled", "id": "fake/bag-of-words", "dim": 64,
+                                 "precision": "float32"}
+    assert manifest["chunking"]["max_tokens"] == 40
+    assert manifest["counts"]["releases"] == 3
+    entry = manifest["releases"]["statements-releases/2022-03/nato.md"]
+    assert len(entry["hash"]) == 32 and entry["passages"][0] == \
+        "statements-releases/2022-03/nato.md#0"
+    assert manifest["package_version"] and manifest["created"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.replace(chunking=c.chunking.__class__(max_tokens=64, header_tokens=16)),
+     "chunking.max_tokens is 40 in the index, 64 in the config"),
+])
+def test_mismatched_settings_are_refused(config, embedder, change, message):
+    build_index(config, embedder, progress=False)
+    with pytest.raises(IndexMismatchError, match=message + r".*rag index --full"):
+        load_index(config.index, change(config), embedder)
+
+
+def test_other_model_or_dimension_is_refused(config, embedder):
+    build_index(config, embedder, progress=False)
+    other = FakeEmbedder(dim=32)
+    with pytest.raises(IndexMismatchError, match="model.dim is 64 in the index, 32 in the config"):
+        load_index(config.index, config, other)
+    renamed = FakeEmbedder()
+    renamed.model_id = "other/model"
+    with pytest.raises(IndexMismatchError, match="model.id is 'fake/bag-of-words'"):
+        load_index(config.index, config, renamed)
+
+
+def test_format_version_mismatch_then_index_rebuilds_fully(config, embedder):
+    build_index(config, embedder, progress=False)
+    manifest_path = config.index / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 999
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="index format 999"):
+        load_index(config.index, config, embedder)
+    report = build_index(config, embedder, progress=False)
+    assert report.full and "index format 999" in report.reason
+    load_index(config.index, config, embedder)
+
+
+def test_missing_index(config, embedder):
+    with pytest.raises(IndexNotFoundError, match="build one with `rag index`"):
+        load_index(config.index, config, embedder)
+
+
+def test_no_change_embeds_and_writes_nothing(config, embedder):
+    build_index(config, embedder, progress=False)
+    before = os.readlink(config.index / "current")
+    embedder.embedded.clear()
+    report = build_index(config, embedder, progress=False)
+    assert not report.full and report.unchanged == 3 and report.passages_embedded == 0
+    assert embedder.embedded == [] and not report.wrote
+    assert os.readlink(config.index / "current") == before
+
+
+def test_editing_one_release_reembeds_only_its_passages(config, embedder, seeds):
+    build_index(config, embedder, progress=False)
+    old = load_index(config.index, config, embedder)
+    embedder.embedded.clear()
+    write_release(seeds, "statements-releases/2022-03/covid.md", "Free COVID tests",
+                  "2022-03-02", "Households can now order a third round of free tests.")
+    report = build_index(config, embedder, progress=False)
+    assert report.changed == ["statements-releases/2022-03/covid.md"]
+    assert report.unchanged == 2 and not report.added and not report.removed
+    assert report.passages_embedded == 1 and len(embedder.embedded) == 1
+    assert "third round" in embedder.embedded[0]
+    new = load_index(config.index, config, embedder)
+    # The unchanged releases kept their vectors, row for row.
+    for rid in ["statements-releases/2022-03/nato.md", "statements-releases/2022-03/oil.md"]:
+        def rows(ix):
+            r = next(i for i, rel in enumerate(ix.releases) if rel.id == rid)
+            return np.asarray(ix.vectors)[ix.passages["release"] == r]
+        assert np.array_equal(rows(old), rows(new))
+    assert "third round" in new.retrieve("third round of free tests", 1)[0].text
+
+
+def test_deleted_release_disappears_and_new_one_is_found(config, embedder, seeds):
+    build_index(config, embedder, progress=False)
+    (seeds / "statements-releases/2022-03/nato.md").unlink()
+    write_release(seeds, "statements-releases/2022-02/chips.md", "Chips act", "2022-02-04",
+                  "The House passed the America COMPETES Act to boost semiconductor supply.")
+    embedder.embedded.clear()
+    report = build_index(config, embedder, progress=False)
+    assert report.removed == ["statements-releases/2022-03/nato.md"]
+    assert report.added == ["statements-releases/2022-02/chips.md"]
+    assert len(embedder.embedded) == 1
+    index = load_index(config.index, config, embedder)
+    ids = {h.release_id for h in index.retrieve("battle groups Slovakia Hungary", 10)}
+    assert "statements-releases/2022-03/nato.md" not in ids
+    assert index.retrieve("semiconductor COMPETES Act", 1)[0].release_id == \
+        "statements-releases/2022-02/chips.md"
+
+
+def test_full_rebuild_reembeds_everything(config, embedder):
+    build_index(config, embedder, progress=False)
+    embedder.embedded.clear()
+    report = build_index(config, embedder, full=True, progress=False)
+    assert report.full and report.reason == "--full"
+    assert len(embedder.embedded) == report.passages
+
+
+def test_bad_files_are_skipped_and_reported(config, embedder, seeds):
+    (seeds / "broken.md").write_text("---\ntitle: x\n", encoding="utf-8")
+    report = build_index(config, embedder, progress=False)
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("broken.md", "front matter is never closed (no second '---' line)")]
+    assert len(report.added) == 3
+    assert "skipped 1 file(s):\n  broken.md: front matter is never closed" in report.summary()
+
+
+def test_crash_while_saving_keeps_old_index(config, embedder, seeds, monkeypatch):
+    build_index(config, embedder, progress=False)
+    expected = load_index(config.index, config, embedder).retrieve("battle groups", 3)
+    write_release(seeds, "statements-releases/2022-03/new.md", "New", "2022-03-30", "Fresh news.")
+
+    def boom(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr("faiss.write_index", boom)
+    with pytest.raises(OSError, match="disk full"):
+        build_index(config, embedder, progress=False)
+    assert not list(config.index.glob(".tmp-*"))
+    assert load_index(config.index, config, embedder).retrieve("battle groups", 3) == expected
+
+
+def test_old_generations_are_pruned(config, embedder, seeds):
+    for i in range(4):
+        write_release(seeds, f"x/{i}.md", f"Release {i}", "2022-03-01", f"Number {i} here.")
+        build_index(config, embedder, progress=False)
+    gens = sorted(p.name for p in config.index.glob("gen-*"))
+    assert len(gens) == 2 and os.readlink(config.index / "current") in gens
+
+
+def test_second_build_is_locked_out(config, embedder):
+    with store.build_lock(config.index):
+        with pytest.raises(IndexLockedError, match="another `rag index` is building"):
+            build_index(config, embedder, progress=False)
+
+
+def test_damaged_files_are_refused(config, embedder):
+    build_index(config, embedder, progress=False)
+    gen = (config.index / "current").resolve()
+    faiss_file = gen / "index.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match=r"index.faiss cannot be read.*rag index --full"):
+        load_index(config.index, config, embedder)
+
+
+def test_staleness(config, embedder, seeds):
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    assert not index.staleness(seeds).stale
+    path = seeds / "statements-releases/2022-03/oil.md"
+    os.utime(path, ns=(1, 1))  # touched, same content: not stale
+    assert not index.staleness(seeds).stale
+    path.write_text(path.read_text().replace("six months", "nine months"))
+    (seeds / "statements-releases/2022-03/nato.md").unlink()
+    write_release(seeds, "y/new.md", "New", "2022-03-30", "Fresh.")
+    stale = index.staleness(seeds)
+    assert (stale.added, stale.changed, stale.removed) == (
+        ["y/new.md"], ["statements-releases/2022-03/oil.md"],
+        ["statements-releases/2022-03/nato.md"])
+    assert stale.describe() == "1 new, 1 changed, 1 removed"
+
+
+@pytest.mark.parametrize("question, top_k, message", [
+    ("   ", 5, "the question is empty"),
+    ("x" * 2001, 5, "the question is 2001 characters long; the limit is 2000"),
+    ("fine", 0, "top_k = 0 must be between 1 and 100"),
+])
+def test_bad_questions(config, embedder, question, top_k, message):
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    with pytest.raises(QuestionError, match=message):
+        index.retrieve(question, top_k)

@@ -1,0 +1,62 @@
+"""The real bundled model on the real seeds: what users run."""
+
+import numpy as np
+import pytest
+
+from rag.build import build_index
+from rag.chunking import chunk_release, context_header, embedding_text
+from rag.config import ModelConfig, config_from_dict
+from rag.embedding import load_embedder
+from rag.releases import load_releases
+from rag.search import load_index
+from conftest import SEEDS
+
+pytestmark = pytest.mark.model
+NATO_ID = ("statements-releases/2022-03/"
+           "2022-03-24-statement-from-president-biden-on-the-extraordinary-nato-summit.md")
+
+
+@pytest.fixture(scope="session")
+def model():
+    return load_embedder(ModelConfig())
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory, model):
+    tmp = tmp_path_factory.mktemp("real")
+    config = config_from_dict({"seeds": str(SEEDS), "index": str(tmp / "index")}, tmp)
+    build_index(config, model, progress=False)
+    return load_index(config.index, config, model)
+
+
+def test_bundled_model_loads_offline(model):
+    assert model.model_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (model.dim, model.max_tokens) == (384, 256)
+    vectors = model.embed(["NATO battle groups", "free COVID tests"])
+    assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_no_seed_passage_is_truncated_by_the_model(model):
+    config = config_from_dict({}, SEEDS).chunking
+    longest = 0
+    for release in load_releases(SEEDS).releases:
+        header = context_header(release, config, model.count_tokens)
+        for p in chunk_release(release, config, model.count_tokens):
+            assert release.body[p.start:p.end] == p.text
+            assert model.count_tokens([p.text])[0] == p.tokens <= config.max_tokens
+            longest = max(longest, model.count_tokens([embedding_text(header, p)])[0] + 2)
+    assert longest <= model.max_tokens
+
+
+def test_battle_groups_top_hit(seeds_index):
+    hits = seeds_index.retrieve("Which countries received new battle groups?", top_k=5)
+    assert hits[0].release_id == NATO_ID
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in hits[0].text
+    assert hits[0].url.endswith("/2022/03/24/statement-from-president-biden-on-the-"
+                                "extraordinary-nato-summit/")
+
+
+def test_index_covers_every_seed(seeds_index):
+    assert seeds_index.release_count == 350
+    assert len(seeds_index) == seeds_index.manifest["counts"]["passages"] > 350
