@@ -16,8 +16,9 @@ from . import __version__, store
 from .chunking import Passage, chunk_release, context_header, embedding_text
 from .config import Config
 from .embedding import Embedder
+from .lexical import LexicalIndex
 from .errors import IndexMismatchError, IndexNotFoundError, RagError
-from .releases import Release, Skipped, find_release_files, load_releases
+from .releases import LoadResult, Release, Skipped, find_release_files, load_releases
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ def _previous(index_dir: Path, expected: dict[str, Any], full: bool):
 
 def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                 progress: bool = True, lock_wait: float = 0.0,
-                on_embed: Callable[[list[str]], None] | None = None) -> BuildReport:
+                on_embed: Callable[[list[str]], None] | None = None,
+                releases: list[Release] | None = None) -> BuildReport:
     """Bring the index in ``config.index`` up to date with ``config.seeds``.
 
     New and changed releases are chunked and embedded; unchanged ones keep their
@@ -156,6 +158,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         lock_wait: seconds to wait for another build's lock.
         on_embed: called with each list of texts before it is embedded (for tests
             and benchmarks that count the work).
+        releases: index these instead of reading ``config.seeds`` (e.g. a BEIR corpus).
 
     Returns:
         What was done. Nothing is written when nothing changed.
@@ -170,7 +173,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
     index_dir = Path(config.index)
     with store.build_lock(index_dir, wait=lock_wait):
         store.prune(index_dir)
-        loaded = load_releases(config.seeds)
+        loaded = load_releases(config.seeds) if releases is None else LoadResult(releases, [])
         report = BuildReport(skipped=loaded.skipped)
         old, reason = _previous(index_dir, expected, full)
         report.full, report.reason = old is None, reason
@@ -248,13 +251,16 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seeds": str(Path(config.seeds).resolve()),
             "faiss": {"type": "flat", "metric": "inner_product"},
+            "bm25": {"library": "bm25s", "k1": 1.2, "b": 0.75, "text": "header + passage"},
             "counts": {"releases": len(releases), "passages": len(passages),
                        "skipped": len(report.skipped)},
             "releases": entries,
             "skipped": skipped,
         })
         gen = store.Generation(manifest, releases, passages, vectors)
-        report.index_path = store.write_generation(index_dir, gen, make_faiss_index(vectors))
+        lexical = LexicalIndex.build(lexical_texts(releases, passages, config, embedder))
+        report.index_path = store.write_generation(index_dir, gen, make_faiss_index(vectors),
+                                                   lexical)
         store.prune(index_dir)
         report.passages = len(passages)
         report.seconds = time.perf_counter() - started
@@ -266,6 +272,19 @@ def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
         return _file_stamp(Path(root) / rel)
     except OSError:
         return None
+
+
+def lexical_texts(releases: list[Release], passages: np.ndarray, config: Config,
+                  embedder: Embedder) -> list[str]:
+    """What BM25 indexes per passage: the same header + passage text the model embeds,
+    so titles and dates count as lexical evidence too."""
+    headers = [context_header(r, config.chunking, embedder.count_tokens) for r in releases]
+    texts = []
+    for row in passages:
+        release_row = int(row["release"])
+        body = releases[release_row].body
+        texts.append(f"{headers[release_row]}\n{body[int(row['start']):int(row['end'])]}")
+    return texts
 
 
 def _release_entries(releases: list[Release], root: Path) -> dict[str, Any]:

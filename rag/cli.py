@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .config import Config, load_config
+from .config import MODES, Config, load_config
 from .errors import RagError
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -74,15 +74,50 @@ def _open_index(args: argparse.Namespace):
     return config, index
 
 
+def _filters(args: argparse.Namespace) -> dict:
+    return {"mode": args.mode, "since": args.since, "until": args.until,
+            "category": args.category}
+
+
+def _window_line(window) -> str:
+    if window is None:
+        return ""
+    source = "from the question" if window.text != "filter" else "filter"
+    return f"(dates: {window.describe()}, {source}: {window.text!r})" if source != "filter" \
+        else f"(dates: {window.describe()})"
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     config, index = _open_index(args)
-    hits = index.retrieve(args.question, args.top_k or config.retrieval.top_k)
+    result = index.search(args.question, args.top_k, **_filters(args))
+    hits = result.hits
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
+    if result.window is not None:
+        print(_window_line(result.window) + "\n")
     for h in hits:
         print(f"{h.rank}. [{h.score:.3f}] {h.title} ({h.date.isoformat()})\n   {h.url}")
         print("   " + h.text.replace("\n\n", "\n   ") + "\n")
+    if not hits:
+        print("no passages match")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    _, index = _open_index(args)
+    answer = index.answer(args.question, args.top_k, **_filters(args))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(answer.text)
+    if answer.date_window is not None:
+        print(_window_line(answer.date_window))
+    print("\nSources:" if not answer.abstained else "\nNearest passages:")
+    for s in answer.sources:
+        mark = "*" if s.cited else " "
+        print(f"{mark}[{s.number}] {s.hit.title} ({s.hit.date.isoformat()}, {s.hit.category})"
+              f"\n     {s.link or '(no url)'}")
     return EXIT_OK
 
 
@@ -119,12 +154,19 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("search", parents=[common], help="print the passages that best match a question")
-    s.add_argument("question")
-    s.add_argument("--top-k", type=int, help="number of passages (default from config: 5)")
-    s.add_argument("--json", action="store_true", help="print a JSON list of hits")
-    s.add_argument("--index", help="index folder (default from config: index/)")
-    s.set_defaults(func=cmd_search)
+    for name, func, helptext in (
+            ("search", cmd_search, "print the passages that best match a question"),
+            ("ask", cmd_ask, "answer a question with sentences quoted from the releases")):
+        s = sub.add_parser(name, parents=[common], help=helptext)
+        s.add_argument("question")
+        s.add_argument("--top-k", type=int, help="number of passages/sources (default: 5)")
+        s.add_argument("--json", action="store_true", help="print JSON")
+        s.add_argument("--index", help="index folder (default from config: index/)")
+        s.add_argument("--mode", choices=MODES, help="retrieval mode (default: hybrid)")
+        s.add_argument("--since", help="only releases dated on or after YYYY-MM-DD")
+        s.add_argument("--until", help="only releases dated on or before YYYY-MM-DD")
+        s.add_argument("--category", help="only releases of this category")
+        s.set_defaults(func=func)
 
     v = sub.add_parser("serve", parents=[common], help="start the web app")
     v.add_argument("--index", help="index folder (default from config: index/)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,88 @@ class ChunkConfig:
                 f"more than the model reads ({model_max_tokens}); lower chunking.max_tokens")
 
 
+MODES = ("dense", "bm25", "hybrid")
+
+
 @dataclass(frozen=True)
 class RetrievalConfig:
+    """How passages are found and ranked.
+
+    ``hybrid`` fuses the dense and BM25 rankings by weighted reciprocal rank fusion:
+    a passage scores ``weight / (rrf_k + rank)`` in each ranking it appears in, among
+    the first ``candidates`` of each. ``since``/``until`` (YYYY-MM-DD) and ``category``
+    are default filters; None means no filter.
+    """
+
     top_k: int = 5
+    mode: str = "hybrid"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    candidates: int = 100
+    max_per_release: int = 2
+    since: str | None = None
+    until: str | None = None
+    category: str | None = None
 
     def validate(self) -> None:
         _require(1 <= self.top_k <= 100, "retrieval.top_k", self.top_k,
                  "must be between 1 and 100")
+        _require(self.mode in MODES, "retrieval.mode", self.mode,
+                 f"must be one of {', '.join(MODES)}")
+        _require(1 <= self.rrf_k <= 1000, "retrieval.rrf_k", self.rrf_k,
+                 "must be between 1 and 1000")
+        for key in ("dense_weight", "bm25_weight"):
+            value = getattr(self, key)
+            _require(0 <= value <= 10, f"retrieval.{key}", value, "must be between 0 and 10")
+        _require(self.dense_weight + self.bm25_weight > 0, "retrieval.dense_weight",
+                 self.dense_weight, "and bm25_weight must not both be 0")
+        _require(10 <= self.candidates <= 10000, "retrieval.candidates", self.candidates,
+                 "must be between 10 and 10000")
+        _require(1 <= self.max_per_release <= 100, "retrieval.max_per_release",
+                 self.max_per_release, "must be between 1 and 100")
+        for key in ("since", "until"):
+            value = getattr(self, key)
+            if value is not None:
+                parse_day(value, f"retrieval.{key}")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How answers are composed from retrieved passages.
+
+    A sentence scores ``semantic_weight * cosine(question, sentence) + lexical_weight *
+    (share of the question's term weight it covers) + rank_weight / sqrt(source rank)``.
+    The answer quotes the best sentence and up to ``max_sentences - 1`` more scoring at
+    least ``relative_cutoff`` of it. It abstains when the best score is below
+    ``min_score`` (calibrated on eval/dev_questions.yaml).
+    """
+
+    max_sentences: int = 3
+    passages: int = 5
+    semantic_weight: float = 0.5
+    lexical_weight: float = 0.35
+    rank_weight: float = 0.15
+    relative_cutoff: float = 0.9
+    min_score: float = 0.45
+
+    def validate(self) -> None:
+        _require(1 <= self.max_sentences <= 3, "answer.max_sentences", self.max_sentences,
+                 "must be between 1 and 3")
+        _require(1 <= self.passages <= 20, "answer.passages", self.passages,
+                 "must be between 1 and 20")
+        for key in ("semantic_weight", "lexical_weight", "rank_weight", "relative_cutoff",
+                    "min_score"):
+            value = getattr(self, key)
+            _require(0 <= value <= 1, f"answer.{key}", value, "must be between 0 and 1")
+
+
+def parse_day(value: str, key: str) -> dt.date:
+    """A YYYY-MM-DD date, or ConfigError naming the key."""
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key} = {value!r} must be a date written YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True)
@@ -96,10 +172,11 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
 
     def validate(self) -> Config:
-        for part in (self.model, self.chunking, self.retrieval, self.server):
+        for part in (self.model, self.chunking, self.retrieval, self.answer, self.server):
             part.validate()
         return self
 
@@ -116,6 +193,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "chunking": ChunkConfig,
     "retrieval": RetrievalConfig,
+    "answer": AnswerConfig,
     "server": ServerConfig,
 }
 
@@ -133,6 +211,15 @@ def _build_section(cls: type, raw: Any, section: str, source: str) -> Any:
                               f"(known: {', '.join(sorted(known))})")
         default = known[key].default
         expected = type(default)
+        if default is None:  # optional text: a string or null
+            if value is not None and not isinstance(value, (str, dt.date)):
+                raise ConfigError(f"{source}: {section}.{key} = {value!r} must be text or null")
+            values[key] = None if value is None else str(value)
+            continue
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected is float and not isinstance(value, float):
+            raise ConfigError(f"{source}: {section}.{key} = {value!r} must be a number")
         # bool is an int subclass: keep them apart so `max_tokens: true` is refused.
         if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{source}: {section}.{key} = {value!r} must be a whole number")

@@ -11,7 +11,10 @@ import numpy as np
 
 from . import store
 from .build import Staleness, check_staleness, index_settings, settings_mismatch
-from .config import Config, ModelConfig
+from .config import MODES, AnswerConfig, Config, ModelConfig, RetrievalConfig
+from .dates import DateWindow, find_date_window, strip_date_expression
+from .fusion import merge_spans, reciprocal_rank_fusion, top_rows
+from .lexical import LexicalIndex, analyse
 from .embedding import Embedder, load_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QuestionError
 from .releases import Release
@@ -62,22 +65,40 @@ def check_question(question: str) -> str:
     return question
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits, and the filters actually applied (including a date window read from the question)."""
+
+    hits: list[Hit]
+    window: DateWindow | None
+    query: str
+    mode: str
+
+
 class Index:
-    """A built index, loaded: releases, passages, vectors and the FAISS index.
+    """A built index, loaded: releases, passages, vectors, FAISS and BM25.
 
     Create with :func:`load_index`. Vectors are memory-mapped, not read whole.
     """
 
     def __init__(self, path: Path, generation: store.Generation, faiss_index: Any,
-                 embedder: Embedder):
+                 lexical: LexicalIndex, embedder: Embedder, config: RetrievalConfig,
+                 answer_config: AnswerConfig | None = None):
         self.path = path
         self.manifest = generation.manifest
         self.releases: list[Release] = generation.releases
         self.passages = generation.passages
         self.vectors = generation.vectors
         self.embedder = embedder
+        self.lexical = lexical
+        self.config = config
+        self.answer_config = answer_config or AnswerConfig()
         self._faiss = faiss_index
         self._release_rows = {r.id: i for i, r in enumerate(self.releases)}
+        self._release_dates = np.array([r.date.toordinal() for r in self.releases], dtype=np.int64)
+        self._release_categories = np.array([r.category.lower() for r in self.releases])
+        self.categories = sorted({r.category for r in self.releases if r.category})
+        self.newest = max((r.date for r in self.releases), default=dt.date.today())
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -86,48 +107,152 @@ class Index:
     def release_count(self) -> int:
         return len(self.releases)
 
-    def passage_text(self, row: int) -> str:
-        p = self.passages[row]
-        return self.releases[int(p["release"])].body[int(p["start"]):int(p["end"])]
+    def release(self, release_id: str) -> Release:
+        """The release with this id (KeyError if it is not in the index)."""
+        return self.releases[self._release_rows[release_id]]
 
     def hit(self, row: int, rank: int, score: float) -> Hit:
         p = self.passages[row]
-        release = self.releases[int(p["release"])]
-        start, end = int(p["start"]), int(p["end"])
+        return self._hit(int(p["release"]), int(p["start"]), int(p["end"]), rank, score)
+
+    def _hit(self, release_row: int, start: int, end: int, rank: int, score: float) -> Hit:
+        release = self.releases[release_row]
         return Hit(rank=rank, score=float(score), text=release.body[start:end], start=start,
                    end=end, release_id=release.id, title=release.title, date=release.date,
                    category=release.category, url=release.url)
 
     def search_vectors(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows and inner-product scores for one normalised query vector."""
+        """Top-k rows and inner-product scores for one normalised query vector (FAISS)."""
         k = min(k, len(self.passages))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, rows = self._faiss.search(np.ascontiguousarray(query.reshape(1, -1),
                                                                dtype=np.float32), k)
         keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def retrieve(self, question: str, top_k: int = 5) -> list[Hit]:
-        """The passages most similar to the question, best first.
+    def _mask(self, window: DateWindow | None, category: str | None) -> np.ndarray | None:
+        """Passages allowed by the filters, or None when nothing is filtered."""
+        if window is None and not category:
+            return None
+        allowed = np.ones(len(self.releases), dtype=bool)
+        if window is not None:
+            if window.since:
+                allowed &= self._release_dates >= window.since.toordinal()
+            if window.until:
+                allowed &= self._release_dates <= window.until.toordinal()
+        if category:
+            if category.lower() not in set(self._release_categories.tolist()):
+                raise QuestionError(f"category {category!r} is not in the index "
+                                    f"(known: {', '.join(self.categories) or 'none'})")
+            allowed &= self._release_categories == category.lower()
+        return allowed[self.passages["release"]]
+
+    def _dense(self, query: str, k: int, mask: np.ndarray | None):
+        vector = self.embedder.embed([query])[0]
+        if mask is None:
+            return self.search_vectors(vector, k)
+        # Filtered: score exactly the allowed rows, so a narrow filter still gives k hits.
+        rows = np.flatnonzero(mask)
+        return top_rows(np.asarray(self.vectors[rows]) @ vector, k, rows)
+
+    def _bm25(self, query: str, k: int, mask: np.ndarray | None):
+        scores = self.lexical.scores(analyse(query))
+        if mask is not None:
+            rows = np.flatnonzero(mask)
+            return top_rows(scores[rows], k, rows, positive_only=True)
+        return top_rows(scores, k, positive_only=True)
+
+    def search(self, question: str, top_k: int | None = None, *, mode: str | None = None,
+               since: dt.date | str | None = None, until: dt.date | str | None = None,
+               category: str | None = None, question_dates: bool = True) -> SearchResult:
+        """Rank passages for a question, with filters applied inside the search.
 
         Args:
             question: a question in plain words.
-            top_k: how many passages to return (1 to 100).
+            top_k: how many results (1 to 100); default from config.
+            mode: ``dense``, ``bm25`` or ``hybrid``; default from config.
+            since, until: release date range, inclusive (date or YYYY-MM-DD).
+            category: only releases of this category.
+            question_dates: read a date window from the question ("in March 2022")
+                when since/until are not given.
+
+        Returns:
+            The hits, the date window applied, the query text searched, the mode.
 
         Raises:
-            QuestionError: the question is empty or too long, or top_k out of range.
+            QuestionError: empty or over-long question, bad top_k, mode, date or category.
         """
         question = check_question(question)
+        cfg = self.config
+        top_k = cfg.top_k if top_k is None else top_k
         if not 1 <= top_k <= 100:
             raise QuestionError(f"top_k = {top_k} must be between 1 and 100")
-        query = self.embedder.embed([question])[0]
-        rows, scores = self.search_vectors(query, top_k)
-        return [self.hit(int(r), rank, s) for rank, (r, s) in enumerate(zip(rows, scores), 1)]
+        mode = mode or cfg.mode
+        if mode not in MODES:
+            raise QuestionError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
+        since = _day(since if since is not None else cfg.since, "since")
+        until = _day(until if until is not None else cfg.until, "until")
+        category = category if category is not None else cfg.category
+        query, window = question, None
+        if since or until:
+            if since and until and since > until:
+                raise QuestionError(f"since ({since}) is after until ({until})")
+            window = DateWindow(since, until, "filter")
+        elif question_dates:
+            window = find_date_window(question, self.newest)
+            if window is not None:
+                query = strip_date_expression(question, window) or question
+        mask = self._mask(window, category)
+        if mask is not None and not mask.any():
+            return SearchResult([], window, query, mode)
+        depth = max(cfg.candidates, top_k * cfg.max_per_release * 2)
+        if mode == "dense":
+            rows, scores = self._dense(query, depth, mask)
+        elif mode == "bm25":
+            rows, scores = self._bm25(query, depth, mask)
+        else:
+            dense_rows, _ = self._dense(query, depth, mask)
+            bm25_rows, _ = self._bm25(query, depth, mask)
+            rows, scores = reciprocal_rank_fusion(
+                [(dense_rows, cfg.dense_weight), (bm25_rows, cfg.bm25_weight)], cfg.rrf_k)
+        spans = merge_spans(rows, scores, self.passages, top_k, cfg.max_per_release)
+        hits = [self._hit(s.release, s.start, s.end, rank, s.score)
+                for rank, s in enumerate(spans, 1)]
+        return SearchResult(hits, window, query, mode)
+
+    def retrieve(self, question: str, top_k: int | None = None, **filters: Any) -> list[Hit]:
+        """The passages that best match the question, best first.
+
+        Takes the same arguments as :meth:`search` (mode, since, until, category,
+        question_dates) and returns just the hits.
+        """
+        return self.search(question, top_k, **filters).hits
+
+    def answer(self, question: str, top_k: int | None = None, **filters: Any):
+        """An extractive answer: 1-3 sentences quoted verbatim from the best passages,
+        each followed by its source's [n] marker; abstains when the evidence is weak.
+
+        Takes the same arguments as :meth:`search`. Returns a :class:`rag.answer.Answer`.
+        """
+        from .answer import compose
+
+        result = self.search(question, top_k, **filters)
+        return compose(self, question, result.query, result.hits, result.window,
+                       result.mode, self.answer_config)
 
     def staleness(self, seeds: Path | None = None) -> Staleness:
         """How the seeds folder (by default the one the index was built from) differs."""
         return check_staleness(self.manifest, Path(seeds or self.manifest.get("seeds", "")))
+
+
+def _day(value: dt.date | str | None, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise QuestionError(f"{name} = {value!r} must be a date written YYYY-MM-DD") from None
 
 
 def load_index(path: str | Path, config: Config | None = None,
@@ -178,4 +303,11 @@ def load_index(path: str | Path, config: Config | None = None,
         raise IndexCorruptError(f"{gen_dir / store.FAISS} holds {faiss_index.ntotal} vectors of "
                                 f"dimension {faiss_index.d}, expected {len(generation.passages)} "
                                 f"of {embedder.dim}; {store.FIX}")
-    return Index(gen_dir, generation, faiss_index, embedder)
+    lexical = LexicalIndex.load(gen_dir / store.BM25)
+    if lexical.size != len(generation.passages) and len(generation.passages):
+        raise IndexCorruptError(f"{gen_dir / store.BM25} covers {lexical.size} passages, the "
+                                f"index has {len(generation.passages)}; {store.FIX}")
+    if config is None:
+        return Index(gen_dir, generation, faiss_index, lexical, embedder, RetrievalConfig())
+    return Index(gen_dir, generation, faiss_index, lexical, embedder, config.retrieval,
+                 config.answer)

@@ -4,7 +4,7 @@ Layout of an index folder::
 
     index/
       current -> gen-20260101T120000-1234   (symlink, replaced atomically)
-      gen-.../manifest.json  releases.jsonl  passages.npy  vectors.npy  index.faiss
+      gen-.../manifest.json  releases.jsonl  passages.npy  vectors.npy  index.faiss  bm25/
       .lock                                 (held by a build)
 
 A build writes a new generation in a ``.tmp-*`` folder beside the others, renames it,
@@ -38,6 +38,7 @@ RELEASES = "releases.jsonl"
 PASSAGES = "passages.npy"
 VECTORS = "vectors.npy"
 FAISS = "index.faiss"
+BM25 = "bm25"
 LOCK = ".lock"
 FIX = "run `rag index --full` to rebuild it"
 
@@ -161,7 +162,7 @@ def _write_file(path: Path, write) -> None:
         os.fsync(f.fileno())
 
 
-def write_generation(index_dir: Path, gen: Generation, faiss_index: Any) -> Path:
+def write_generation(index_dir: Path, gen: Generation, faiss_index: Any, lexical: Any) -> Path:
     """Write a generation beside the current one and make it current, atomically.
 
     Returns:
@@ -180,6 +181,8 @@ def write_generation(index_dir: Path, gen: Generation, faiss_index: Any) -> Path
         _write_file(tmp / VECTORS, lambda f: np.save(f, np.ascontiguousarray(gen.vectors,
                                                                             np.float32)))
         faiss.write_index(faiss_index, str(tmp / FAISS))
+        (tmp / BM25).mkdir()
+        lexical.save(tmp / BM25)
         _write_file(tmp / MANIFEST, lambda f: f.write(
             json.dumps(gen.manifest, indent=1, ensure_ascii=False).encode("utf-8")))
         _fsync_dir(tmp)

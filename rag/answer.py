@@ -1,0 +1,171 @@
+"""Extractive answers: sentences quoted verbatim from retrieved passages, each cited."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .config import AnswerConfig
+from .dates import DateWindow
+from .errors import RagError
+from .lexical import analyse
+from .links import text_fragment_link
+from .search import Hit
+from .text import paragraph_spans, sentence_spans
+
+if TYPE_CHECKING:
+    from .search import Index
+
+NO_ANSWER = "No release in the index answers this question."
+_MIN_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A sentence quoted from a source: ``body[start:end] == text`` in that release."""
+
+    text: str
+    source: int  # the source's number, as in the [n] marker
+    release_id: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "source": self.source, "release_id": self.release_id,
+                "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered retrieved passage, with a link to its release at the quoted sentence."""
+
+    number: int
+    hit: Hit
+    link: str
+    cited: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.hit.to_dict(), "link": self.link}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: quoted sentences with [n] markers and the sources they cite.
+
+    When the evidence is too weak, ``abstained`` is true, ``text`` says no release
+    answers, ``quotes`` is empty and ``sources`` are the nearest passages.
+    """
+
+    question: str
+    text: str
+    quotes: list[Quote]
+    sources: list[Source]
+    abstained: bool
+    date_window: DateWindow | None
+    confidence: float
+    mode: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``rag ask --json``."""
+        window = None
+        if self.date_window is not None:
+            w = self.date_window
+            window = {"since": w.since.isoformat() if w.since else None,
+                      "until": w.until.isoformat() if w.until else None,
+                      "text": w.text, "description": w.describe()}
+        return {"answer": self.text, "abstained": self.abstained, "date_window": window,
+                "sentences": [q.to_dict() for q in self.quotes],
+                "sources": [s.to_dict() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source: int
+    release_id: str
+    start: int
+    end: int
+    text: str
+
+
+def _candidates(index: Index, hits: list[Hit]) -> list[_Candidate]:
+    """Every sentence of every hit, with offsets into its release body."""
+    out = []
+    for number, hit in enumerate(hits, 1):
+        body = index.release(hit.release_id).body
+        for ps, pe in paragraph_spans(body[hit.start:hit.end]):
+            for s, e in sentence_spans(body, hit.start + ps, hit.start + pe):
+                text = body[s:e]
+                if len(text.split()) >= _MIN_WORDS or len(hits) == 1:
+                    out.append(_Candidate(number, hit.release_id, s, e, text))
+    return out
+
+
+def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
+    """Share of the question's IDF weight whose terms occur in the text."""
+    weights = {t: idf(t) for t in question_terms}
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in text_terms) / total
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+    return len(wa & wb) / max(1, len(wa | wb)) > 0.8
+
+
+def compose(index: Index, question: str, query: str, hits: list[Hit],
+            window: DateWindow | None, mode: str, config: AnswerConfig) -> Answer:
+    """Choose the sentences that answer the question and cite them.
+
+    Each sentence of the first ``config.passages`` hits is scored by its cosine
+    similarity to the question, the share of the question's term weight it (with its
+    release title) covers, and its passage's rank. The best sentence is quoted, and up
+    to ``max_sentences - 1`` others within ``relative_cutoff`` of it that are not
+    near-copies. Every quote is checked against its release body before it is used.
+    """
+    pool = hits[:config.passages]
+    candidates = _candidates(index, pool)
+    terms = analyse(query)
+    scored: list[tuple[float, _Candidate]] = []
+    if candidates:
+        vectors = index.embedder.embed([query] + [c.text for c in candidates])
+        similarity = vectors[1:] @ vectors[0]
+        for cand, sim in zip(candidates, similarity.tolist()):
+            title = index.release(cand.release_id).title
+            covered = _coverage(terms, set(analyse(cand.text + " " + title)), index.lexical.idf)
+            score = (config.semantic_weight * max(0.0, sim) + config.lexical_weight * covered
+                     + config.rank_weight / math.sqrt(cand.source))
+            scored.append((score, cand))
+    scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
+    best = scored[0][0] if scored else 0.0
+    chosen: list[tuple[float, _Candidate]] = []
+    if best >= config.min_score:
+        for score, cand in scored:
+            if len(chosen) >= config.max_sentences or score < best * config.relative_cutoff:
+                break
+            if any(_near_duplicate(cand.text, c.text) for _, c in chosen):
+                continue
+            if index.release(cand.release_id).body[cand.start:cand.end] != cand.text:
+                raise RagError(f"internal error: quote does not match {cand.release_id} "
+                               f"at {cand.start}:{cand.end}")
+            chosen.append((score, cand))
+    quotes = [Quote(c.text, c.source, c.release_id, c.start, c.end, s) for s, c in chosen]
+    first_quote = {}
+    for q in quotes:
+        first_quote.setdefault(q.source, q)
+    sources = [Source(n, h, text_fragment_link(h.url, first_quote[n].text) if n in first_quote
+                      else h.url, n in first_quote) for n, h in enumerate(hits, 1)]
+    if quotes:
+        text = " ".join(f"{q.text} [{q.source}]" for q in quotes)
+    else:
+        text = NO_ANSWER
+        if window is not None:
+            text = f"No release dated {window.describe()} answers this question."
+    return Answer(question=question, text=text, quotes=quotes, sources=sources,
+                  abstained=not quotes, date_window=window, confidence=float(best), mode=mode)
