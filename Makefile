@@ -7,7 +7,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test index browser clean
+.PHONY: setup run test index chromium clean
+
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +28,11 @@ run: setup
 index: setup
 	$(VENV)/bin/rag index
 
-test: setup
+chromium:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: setup chromium
 	$(PY) -m pytest
 
 clean:

@@ -29,7 +29,7 @@ __all__ = [
     "BuildReport", "Config", "ConfigError", "Hit", "Index", "IndexCorruptError",
     "IndexLockedError", "IndexMismatchError", "IndexNotFoundError", "Passage",
     "QuestionError", "RagError", "Release", "ReleaseError", "build_index", "chunk_release",
-    "default_index", "load_config", "load_index", "load_releases", "retrieve",
+    "answer", "default_index", "load_config", "load_index", "load_releases", "retrieve",
 ]
 
 _default: dict[str, Index] = {}
@@ -55,3 +55,13 @@ def retrieve(question: str, top_k: int | None = None) -> list[Hit]:
     """
     config = load_config()
     return default_index(config).retrieve(question, top_k or config.retrieval.top_k)
+
+
+def answer(question: str, top_k: int | None = None, **filters):
+    """An extractive, cited answer from the default index (see Index.answer).
+
+    Raises:
+        RagError: no index built, settings mismatch, or an unusable question.
+    """
+    config = load_config()
+    return default_index(config).answer(question, top_k, **filters)

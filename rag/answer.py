@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .answer_types import expected_type, holds_answer
 from .config import AnswerConfig
 from .dates import DateWindow
 from .errors import RagError
@@ -132,13 +133,26 @@ def compose(index: Index, question: str, query: str, hits: list[Hit],
     pool = hits[:config.passages]
     candidates = _candidates(index, pool)
     terms = analyse(query)
+    kind = expected_type(query)
     scored: list[tuple[float, _Candidate]] = []
     if candidates:
         vectors = index.embedder.embed([query] + [c.text for c in candidates])
-        similarity = vectors[1:] @ vectors[0]
-        for cand, sim in zip(candidates, similarity.tolist()):
+        similarity = (vectors[1:] @ vectors[0]).tolist()
+        for i, cand in enumerate(candidates):
+            # An answer often follows the sentence that names the subject ("... announced
+            # a delegation:" then the names), so a sentence also draws on the one before it.
+            previous = candidates[i - 1] if i and candidates[i - 1].source == cand.source \
+                else None
+            sim = similarity[i]
+            if previous is not None:
+                sim = max(sim, config.context_weight * similarity[i - 1])
+            # A sentence without the kind of thing asked for (a name for "who", an
+            # amount for "how much") restates the question at best: never quote it.
+            if not holds_answer(cand.text, kind, query):
+                continue
             title = index.release(cand.release_id).title
-            covered = _coverage(terms, set(analyse(cand.text + " " + title)), index.lexical.idf)
+            context = f"{cand.text} {title} {previous.text if previous else ''}"
+            covered = _coverage(terms, set(analyse(context)), index.lexical.idf)
             score = (config.semantic_weight * max(0.0, sim) + config.lexical_weight * covered
                      + config.rank_weight / math.sqrt(cand.source))
             scored.append((score, cand))

@@ -168,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--category", help="only releases of this category")
         s.set_defaults(func=func)
 
+    from .evaluate import add_parser as add_eval_parser
+
+    add_eval_parser(sub, common)
+
     v = sub.add_parser("serve", parents=[common], help="start the web app")
     v.add_argument("--index", help="index folder (default from config: index/)")
     v.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")

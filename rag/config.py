@@ -122,6 +122,10 @@ class AnswerConfig:
 
     A sentence scores ``semantic_weight * cosine(question, sentence) + lexical_weight *
     (share of the question's term weight it covers) + rank_weight / sqrt(source rank)``.
+    A sentence's cosine is at least ``context_weight`` times the previous sentence's,
+    and its term coverage counts the previous sentence too: answers often follow the
+    sentence that names the subject. Only sentences holding the kind of answer asked for (a name for "who", an amount for
+    "how much", a date for "when"; see answer_types.py) are candidates.
     The answer quotes the best sentence and up to ``max_sentences - 1`` more scoring at
     least ``relative_cutoff`` of it. It abstains when the best score is below
     ``min_score`` (calibrated on eval/dev_questions.yaml).
@@ -132,16 +136,17 @@ class AnswerConfig:
     semantic_weight: float = 0.5
     lexical_weight: float = 0.35
     rank_weight: float = 0.15
+    context_weight: float = 0.9
     relative_cutoff: float = 0.9
-    min_score: float = 0.45
+    min_score: float = 0.54
 
     def validate(self) -> None:
         _require(1 <= self.max_sentences <= 3, "answer.max_sentences", self.max_sentences,
                  "must be between 1 and 3")
         _require(1 <= self.passages <= 20, "answer.passages", self.passages,
                  "must be between 1 and 20")
-        for key in ("semantic_weight", "lexical_weight", "rank_weight", "relative_cutoff",
-                    "min_score"):
+        for key in ("semantic_weight", "lexical_weight", "rank_weight", "context_weight",
+                    "relative_cutoff", "min_score"):
             value = getattr(self, key)
             _require(0 <= value <= 1, f"answer.{key}", value, "must be between 0 and 1")
 

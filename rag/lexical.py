@@ -13,8 +13,6 @@ import numpy as np
 
 from .errors import IndexCorruptError
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 # Function words, plus the words questions are made of ("which", "did", "say"):
 # they match everywhere and carry no evidence.
 STOPWORDS = frozenset("""
@@ -53,6 +51,7 @@ class LexicalIndex:
     def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
         bm25 = bm25s.BM25(k1=k1, b=b)
         # bm25s refuses an empty vocabulary; a lone placeholder keeps tiny corpora valid.
         docs = [analyse(t) or ["\u2205"] for t in texts] or [["\u2205"]]

@@ -201,6 +201,11 @@ class Index:
             window = DateWindow(since, until, "filter")
         elif question_dates:
             window = find_date_window(question, self.newest)
+            if window is not None and window.since and window.since > self.newest:
+                # No release can be dated after the newest one: a date past it names
+                # the event asked about ("the summit the US hosts in 2023"), not
+                # when the release came out, so it stays part of the question.
+                window = None
             if window is not None:
                 query = strip_date_expression(question, window) or question
         mask = self._mask(window, category)

@@ -1,81 +1,198 @@
-"""The web page: a Gradio search over the index (the full chat comes later)."""
+"""The web app: a Gradio chat that answers with cited, highlighted passages."""
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import sys
+import threading
+from typing import Any, Iterator
 
 from .config import Config
-from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .errors import RagError
+from .render import CSS, answer_markdown, escape_markdown, sources_html, status_markdown
 from .search import Index, load_index
 
 log = logging.getLogger(__name__)
 
+EXAMPLES = [
+    "Which countries received new battle groups?",
+    "How many barrels of oil per day will be released from the Strategic Petroleum Reserve?",
+    "What sanctions were announced on Russian banks in late February 2022?",
+    "Who was nominated to the Federal Reserve Board?",
+]
+ALL_CATEGORIES = "All categories"
 
-def ensure_index(config: Config) -> Index:
-    """Load the index, building or updating it first when missing, stale or mismatched."""
+
+def ensure_index(config: Config, embedder: Any = None) -> Index:
+    """Load the index, building or updating it first when missing, stale or mismatched.
+
+    Progress goes to the terminal (stderr).
+    """
+    from . import store
     from .build import build_index, check_staleness
     from .embedding import load_embedder
-    from . import store
 
-    embedder = load_embedder(config.model)
+    embedder = embedder or load_embedder(config.model)
     try:
         manifest = store.read_manifest(store.resolve(config.index))
         stale = check_staleness(manifest, config.seeds)
-        needs_build = stale.stale
-        why = f"index is stale ({stale.describe()})"
-        if not needs_build:
+        if not stale.stale:
             return load_index(config.index, config, embedder)
-    except (IndexNotFoundError, IndexMismatchError, RagError) as exc:
-        needs_build, why = True, str(exc)
+        why = f"index is stale ({stale.describe()} release files)"
+    except RagError as exc:
+        why = str(exc)
     print(f"{why}: building the index from {config.seeds} ...", file=sys.stderr, flush=True)
     report = build_index(config, embedder, progress=True)
     print(report.summary(), file=sys.stderr, flush=True)
     return load_index(config.index, config, embedder)
 
 
-def render_hits(hits) -> str:
-    """Hits as HTML; everything from a release is escaped."""
-    if not hits:
-        return "<p>No passages found.</p>"
-    parts = []
-    for h in hits:
-        parts.append(
-            f'<div class="hit"><h4>{h.rank}. <a href="{html.escape(h.url, quote=True)}" '
-            f'target="_blank" rel="noopener noreferrer">{html.escape(h.title)}</a></h4>'
-            f'<p class="meta">{h.date.isoformat()} · {html.escape(h.category)} · '
-            f'score {h.score:.3f}</p><p>{html.escape(h.text)}</p></div>')
-    return "\n".join(parts)
+class AppState:
+    """The index the app answers from, shared by all sessions, and its rebuilds.
+
+    A rebuild runs in a thread; questions keep being answered from the old index
+    until the new one is loaded and swapped in under the lock.
+    """
+
+    def __init__(self, config: Config, index: Index):
+        self.config = config
+        self._index = index
+        self._lock = threading.Lock()
+        self._building = False
+        self.last_build = ""
+
+    @property
+    def index(self) -> Index:
+        with self._lock:
+            return self._index
+
+    def stale_note(self) -> str:
+        if self._building:
+            return "Rebuilding the index; answers come from the current one until it is done."
+        try:
+            stale = self.index.staleness(self.config.seeds)
+        except OSError as exc:
+            return f"cannot check {self.config.seeds}: {exc}"
+        if stale.stale:
+            return (f"The releases changed since this index was built ({stale.describe()}); "
+                    "rebuild to include them.")
+        return ""
+
+    def status(self) -> str:
+        text = status_markdown(self.index, self.stale_note())
+        if self.last_build:
+            text += f"\n\n{escape_markdown(self.last_build)}"
+        return text
+
+    def rebuild(self) -> str:
+        """Start a rebuild in the background unless one is running."""
+        from .build import build_index
+
+        with self._lock:
+            if self._building:
+                return self.status()
+            self._building = True
+
+        def work() -> None:
+            try:
+                index = self.index
+                report = build_index(self.config, index.embedder, progress=False, lock_wait=30)
+                new = load_index(self.config.index, self.config, index.embedder) \
+                    if report.wrote else index
+                with self._lock:
+                    self._index = new
+                self.last_build = "Last rebuild: " + report.summary().splitlines()[0]
+            except RagError as exc:
+                self.last_build = f"Rebuild failed: {exc}"
+            except Exception as exc:  # keep serving whatever went wrong in the build
+                log.exception("rebuild failed")
+                self.last_build = f"Rebuild failed: {type(exc).__name__}: {exc}"
+            finally:
+                self._building = False
+
+        threading.Thread(target=work, name="rebuild", daemon=True).start()
+        return self.status()
 
 
-def build_app(index: Index, config: Config):
+def respond(state: AppState, message: str, history: list[dict], since: str, until: str,
+            category: str, mode: str, sources: float) -> Iterator[tuple[list[dict], str]]:
+    """Answer one chat message, yielding (history, sources panel) as the answer forms."""
+    history = list(history or []) + [{"role": "user", "content": escape_markdown(message or "")}]
+    index = state.index
+    try:
+        filters = {"mode": mode, "since": (since or "").strip() or None,
+                   "until": (until or "").strip() or None,
+                   "category": None if category in ("", ALL_CATEGORIES) else category}
+        yield history + [{"role": "assistant", "content": "*Searching the releases…*"}], ""
+        answer = index.answer(message or "", int(sources), **filters)
+    except RagError as exc:
+        yield history + [{"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}], ""
+        return
+    panel = sources_html(answer)
+    if answer.abstained:
+        yield history + [{"role": "assistant", "content": answer_markdown(answer)}], panel
+        return
+    # Stream the reply quote by quote, as the answer is laid out.
+    for shown in range(1, len(answer.quotes) + 1):
+        partial = answer.__class__(**{**answer.__dict__, "quotes": answer.quotes[:shown]})
+        content = answer_markdown(partial) if shown == len(answer.quotes) else \
+            answer_markdown(partial).split("\n\n*Dates:")[0]
+        yield history + [{"role": "assistant", "content": content}], panel
+
+
+def build_app(state: AppState):
+    """The Gradio Blocks app over a shared AppState."""
     import gradio as gr
 
-    def search(question: str, top_k: float) -> str:
-        try:
-            return render_hits(index.retrieve(question, int(top_k)))
-        except RagError as exc:
-            return f'<p class="error">{html.escape(str(exc))}</p>'
+    index = state.index
+    with gr.Blocks(title="White House releases — questions and answers") as demo:
+        gr.Markdown("# White House releases: ask, and get quoted, cited answers")
+        status = gr.Markdown(state.status(), elem_id="status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Answers", height=480, elem_id="chat",
+                                  feedback_options=None)
+                question = gr.Textbox(label="Question", elem_id="question",
+                                      placeholder="Which countries received new battle groups?",
+                                      max_lines=4)
+                with gr.Row():
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("Clear", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+                with gr.Accordion("Filters and settings", open=False, elem_id="settings"):
+                    with gr.Row():
+                        since = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="since")
+                        until = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="until")
+                    category = gr.Dropdown([ALL_CATEGORIES, *index.categories],
+                                           value=ALL_CATEGORIES, label="Category",
+                                           elem_id="category")
+                    mode = gr.Radio(["hybrid", "dense", "bm25"], value=state.config.retrieval.mode,
+                                    label="Retrieval", elem_id="mode")
+                    sources = gr.Slider(1, 10, value=state.config.retrieval.top_k, step=1,
+                                        label="Sources", elem_id="sources-count")
+                rebuild = gr.Button("Rebuild index", size="sm", elem_id="rebuild")
+            with gr.Column(scale=2):
+                panel = gr.HTML(elem_id="sources")
 
-    with gr.Blocks(title="White House releases search") as demo:
-        gr.Markdown(f"# White House releases\n{index.release_count} releases, "
-                    f"{len(index)} passages.")
-        question = gr.Textbox(label="Question", placeholder="Which countries received new "
-                                                             "battle groups?")
-        top_k = gr.Slider(1, 20, value=config.retrieval.top_k, step=1, label="Passages")
-        button = gr.Button("Search", variant="primary")
-        results = gr.HTML()
-        gr.Examples(["Which countries received new battle groups?"], inputs=[question])
-        button.click(search, [question, top_k], results)
-        question.submit(search, [question, top_k], results)
+        inputs = [question, chat, since, until, category, mode, sources]
+
+        def run(message, history, *rest):
+            yield from respond(state, message, history, *rest)
+
+        for trigger in (ask.click, question.submit):
+            trigger(run, inputs, [chat, panel]).then(lambda: "", None, question)
+        clear.click(lambda: ([], ""), None, [chat, panel])
+        rebuild.click(state.rebuild, None, status)
+        gr.Timer(5).tick(state.status, None, status)
     return demo
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Build the index if needed, then serve the page until interrupted."""
-    index = ensure_index(config)
+    """Build the index if needed, then serve the app until interrupted."""
+    state = AppState(config, ensure_index(config))
     host = host or os.environ.get("GRADIO_SERVER_NAME") or config.server.host
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or config.server.port)
-    build_app(index, config).launch(server_name=host, server_port=port)
+    demo = build_app(state)
+    demo.queue(max_size=64, default_concurrency_limit=2)
+    demo.launch(server_name=host, server_port=port, css=CSS, show_error=False)

@@ -108,3 +108,47 @@ def config(tmp_path: Path, seeds: Path) -> Config:
 @pytest.fixture
 def embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+HOSTILE = """
+A release that tries to inject markup: <script>window.xssFlag = 1; alert("xss")</script>
+and an image <img src=x onerror="window.xssFlag = 2; alert('img')"> in the text of the
+hostile injection test release.
+"""
+
+
+@pytest.fixture(scope="session")
+def real_seeds(tmp_path_factory) -> Path:
+    """The repository's seeds (linked, not copied) plus one release full of HTML."""
+    root = tmp_path_factory.mktemp("real") / "seeds"
+    for path in SEEDS.rglob("*.md"):
+        link = root / path.relative_to(SEEDS)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path)
+    write_release(root, "test/hostile.md", "Hostile <b>markup</b> test release", "2022-03-15",
+                  HOSTILE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_config(real_seeds) -> Config:
+    return config_from_dict({"seeds": str(real_seeds),
+                             "index": str(real_seeds.parent / "index")}, real_seeds.parent)
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    from rag.config import ModelConfig
+    from rag.embedding import load_embedder
+
+    return load_embedder(ModelConfig())
+
+
+@pytest.fixture(scope="session")
+def real_index(real_config, real_model):
+    """The real model's index over the seeds (built once per test session)."""
+    from rag.build import build_index
+    from rag.search import load_index
+
+    build_index(real_config, real_model, progress=False)
+    return load_index(real_config.index, real_config, real_model)

@@ -89,3 +89,22 @@ def test_bad_config_is_an_error(tmp_path, capsys):
     assert cli.main(["--config", str(bad), "search", "x"]) == 1
     assert capsys.readouterr().err == (
         "error: chunking.max_tokens = 5 must be between 32 and 512\n")
+
+
+def test_watch_updates_after_a_change(fake_model, conf, seeds, capsys, monkeypatch):
+    from conftest import write_release
+
+    calls = []
+
+    def fake_sleep(seconds):
+        calls.append(seconds)
+        if len(calls) == 1:
+            write_release(seeds, "new/added.md", "Added", "2022-03-30", "A brand new release.")
+        elif len(calls) == 3:
+            raise KeyboardInterrupt  # the user's Ctrl-C ends the watch
+    monkeypatch.setattr("rag.cli.time.sleep", fake_sleep)
+    assert cli.main(["--config", conf, "index", "--quiet", "--watch", "--interval", "0.5"]) == 130
+    out = capsys.readouterr().out
+    assert "watching " in out and calls == [0.5, 0.5, 0.5]
+    # One update after the change, and none after the check that found nothing new.
+    assert out.count("incremental: 1 added, 0 changed, 0 removed, 3 unchanged") == 1

@@ -3,12 +3,9 @@
 import numpy as np
 import pytest
 
-from rag.build import build_index
 from rag.chunking import chunk_release, context_header, embedding_text
-from rag.config import ModelConfig, config_from_dict
-from rag.embedding import load_embedder
+from rag.config import config_from_dict
 from rag.releases import load_releases
-from rag.search import load_index
 from conftest import SEEDS
 
 pytestmark = pytest.mark.model
@@ -17,16 +14,13 @@ NATO_ID = ("statements-releases/2022-03/"
 
 
 @pytest.fixture(scope="session")
-def model():
-    return load_embedder(ModelConfig())
+def model(real_model):
+    return real_model
 
 
 @pytest.fixture(scope="session")
-def seeds_index(tmp_path_factory, model):
-    tmp = tmp_path_factory.mktemp("real")
-    config = config_from_dict({"seeds": str(SEEDS), "index": str(tmp / "index")}, tmp)
-    build_index(config, model, progress=False)
-    return load_index(config.index, config, model)
+def seeds_index(real_index):
+    return real_index
 
 
 def test_bundled_model_loads_offline(model):
@@ -58,5 +52,27 @@ def test_battle_groups_top_hit(seeds_index):
 
 
 def test_index_covers_every_seed(seeds_index):
-    assert seeds_index.release_count == 350
+    assert seeds_index.release_count == 350 + 1  # the seeds and the hostile test release
     assert len(seeds_index) == seeds_index.manifest["counts"]["passages"] > 350
+
+
+def test_battle_groups_answer(seeds_index):
+    answer = seeds_index.answer("Which countries received new battle groups?")
+    assert not answer.abstained
+    first = answer.quotes[0]
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in first.text
+    assert first.release_id == NATO_ID
+    assert answer.sources[first.source - 1].link.split("#:~:text=")[0] == \
+        answer.sources[first.source - 1].hit.url
+    assert "Hungary is a strong signal" in answer.text and f"[{first.source}]" in answer.text
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_battle_groups_in_every_mode(seeds_index, mode):
+    assert seeds_index.retrieve("Which countries received new battle groups?", 5,
+                                mode=mode)[0].release_id == NATO_ID
+
+
+def test_made_up_topic_abstains(seeds_index):
+    answer = seeds_index.answer("What did the President say about the Mars colony budget?")
+    assert answer.abstained and answer.sources

@@ -1,0 +1,509 @@
+"""Benchmark the web app over HTTP: concurrent users asking through its Gradio API.
+
+Starts ``python app.py --config FILE --host 127.0.0.1 --port P`` as a subprocess (on a
+free loopback port unless ``--port`` is given), waits until its page answers, and stops
+it at the end, also on error or Ctrl-C. Then, per concurrency level (``--users``,
+default 1,4,16), that many client threads, each with its own ``gradio_client.Client``
+(its own session), ask ``--questions`` questions in all (default 40, dealt round-robin
+over the clients, cycling through a fixed list of 20 questions about Feb-Mar 2022
+releases) through the chat endpoint the Ask button uses (found with ``view_api``), and
+wait for each job's final output.
+
+A request counts as answered only when its final chat history ends with an assistant
+message that is neither the "Searching the releases…" placeholder nor a ⚠️ error line;
+anything else, an exception, or no answer within 120 s counts as failed. Each answer is
+also compared with the in-process answer to the same question (``differing``; expected 0).
+
+Printed, one ``name: value`` line per figure and one table row per level (or one JSON
+object with ``--json``):
+
+- the app's URL, endpoint and start-up seconds (model and index load);
+- the 1-minute load average before and after (other processes skew the timings);
+- a baseline: the same questions answered in-process, sequentially, by
+  ``rag.load_index(config.index, config).answer(q)``, p50/p95 ms (after 2 warm-up calls,
+  with the app idle);
+- per level: users, requests, failed, wall seconds (first request sent to last answer),
+  throughput (answers/s), latency p50/p95 ms (submit to final output), "first update"
+  p50/p95 ms (submit to the placeholder's arrival: the handler has started, so this is
+  mostly time spent waiting in the app's queue), the highest queue rank the server
+  reported, answers differing from in-process, and p50 / in-process p50.
+
+Commands (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_serve.py                    # rag.yaml, 1,4,16 users
+    .venv/bin/python benchmarks/bench_serve.py --users 1,2,8 --questions 80 --json
+
+The index named by the config must be built and up to date (``rag index``): the app
+would otherwise rebuild it on start, so the benchmark refuses instead. Only 127.0.0.1 is
+contacted; Gradio telemetry is switched off in both processes. Exits 1 if any request
+failed (or the app would not start), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+# Before gradio_client is imported: its Client reads this to decide on telemetry.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import numpy as np  # noqa: E402
+
+import rag  # noqa: E402
+from rag.render import answer_markdown  # noqa: E402
+from rag.web import ALL_CATEGORIES  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+START_TIMEOUT = 300.0     # s for the app to load the model and index and answer its page
+REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
+LEVEL_TIMEOUT = 900.0     # s for one level; requests not started by then count as failed
+CONNECT_TIMEOUT = 60.0    # s for all clients of a level to fetch the app's config
+POLL = 0.05               # s between looks at a running job (queue rank, first update)
+WARMUP = 2                # untimed answers, in-process and over HTTP, before measuring
+PLACEHOLDER = "Searching the releases"
+ERROR_MARK = "⚠️"
+APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+# Realistic questions about the Feb-Mar 2022 releases in seeds/; cycled to reach --questions.
+QUESTIONS = (
+    "Which countries received new battle groups?",
+    "How many barrels of oil per day will be released from the Strategic Petroleum Reserve?",
+    "What sanctions were announced on Russian banks in late February 2022?",
+    "Who was nominated to the Federal Reserve Board?",
+    "Who did the President nominate to the Supreme Court?",
+    "How many free at-home COVID-19 tests can each household order?",
+    "What export controls did the United States impose on Russia?",
+    "Which Russian oligarchs were sanctioned?",
+    "What did the administration announce about banning imports of Russian oil, gas and coal?",
+    "How much humanitarian assistance is the United States providing to Ukraine?",
+    "How many Ukrainian refugees will the United States welcome?",
+    "What is the goal of the relaunched Cancer Moonshot?",
+    "What did the President say about the February jobs report?",
+    "How much security assistance did the President authorize for Ukraine in March 2022?",
+    "What is the Test to Treat initiative?",
+    "Which Russian banks were cut off from SWIFT?",
+    "Who was nominated to be Ambassador in March 2022?",
+    "What does the Affordable Connectivity Program offer to households?",
+    "What are the goals of the Indo-Pacific Strategy?",
+    "What did the President announce about Russia's most favored nation trade status?",
+)
+
+
+class BenchError(Exception):
+    """The benchmark cannot run: the app does not start, has no chat endpoint, ..."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One HTTP question: answered or not, and how long it took."""
+
+    ok: bool
+    latency_ms: float
+    first_update_ms: float | None = None  # submit -> placeholder: mostly queue wait
+    queue_rank: int | None = None         # highest rank the server reported, if queued
+    differs: bool = False                 # answered, but not as the in-process index does
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Level:
+    """All requests of one concurrency level."""
+
+    users: int
+    wall_s: float
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def answered(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - len(self.answered)
+
+    def figures(self, baseline_p50: float) -> dict[str, Any]:
+        ok = self.answered
+        latency = [o.latency_ms for o in ok]
+        first = [o.first_update_ms for o in ok if o.first_update_ms is not None]
+        ranks = [o.queue_rank for o in self.outcomes if o.queue_rank is not None]
+        p50 = _pct(latency, 50)
+        return {
+            "users": self.users, "requests": len(self.outcomes), "failed": self.failed,
+            "wall_s": round(self.wall_s, 2),
+            "answers_per_s": round(len(ok) / self.wall_s, 3) if self.wall_s else 0.0,
+            "p50_ms": p50, "p95_ms": _pct(latency, 95),
+            "first_update_p50_ms": _pct(first, 50), "first_update_p95_ms": _pct(first, 95),
+            "max_queue_rank": max(ranks) if ranks else None,
+            "differing": sum(o.differs for o in ok),
+            "p50_vs_inprocess": round(p50 / baseline_p50, 2) if p50 and baseline_p50 else None,
+            "errors": sorted({o.error for o in self.outcomes if o.error})[:5],
+        }
+
+
+def _pct(values: Sequence[float], q: int) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+# --- the app process -------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the app binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_app(config: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
+    """``python app.py`` on 127.0.0.1:port, its output going to ``log``."""
+    command = [sys.executable, str(REPO / "app.py"), "--config", str(config),
+               "--host", HOST, "--port", str(port)]
+    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env={**os.environ, **APP_ENV})
+
+
+def wait_until_up(url: str, app: subprocess.Popen, timeout: float) -> float:
+    """Poll the app's page until it answers 200; return the seconds it took.
+
+    Raises:
+        BenchError: the app exited, or did not answer within ``timeout`` seconds.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if app.poll() is not None:
+            raise BenchError(f"the app exited with code {app.returncode} before answering")
+        try:
+            with opener.open(url, timeout=5) as page:
+                if page.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise BenchError(f"the app did not answer {url} within {timeout:g} s")
+
+
+def stop_app(app: subprocess.Popen) -> None:
+    """Terminate the app process we started; kill it if it does not exit in 15 s."""
+    if app.poll() is not None:
+        return
+    app.terminate()
+    try:
+        app.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait(timeout=5)
+
+
+def _log_tail(log: IO[bytes], lines: int = 15) -> str:
+    log.flush()
+    log.seek(0)
+    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
+
+
+# --- the HTTP side ---------------------------------------------------------------------
+
+def connect(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False)
+
+
+def chat_endpoint(client) -> str:
+    """The API name of the chat handler (registered by ``ask.click``, then
+    ``question.submit``: ``/run`` and ``/run_1`` run the same function).
+
+    Raises:
+        BenchError: no endpoint takes (Textbox, Chatbot, ...) and returns a Chatbot.
+    """
+    api = client.view_api(print_info=False, return_format="dict")
+    for name, info in api["named_endpoints"].items():
+        params = [p["component"] for p in info["parameters"]]
+        returns = [r["component"] for r in info["returns"]]
+        if params[:2] == ["Textbox", "Chatbot"] and returns[:1] == ["Chatbot"]:
+            return name
+    raise BenchError(f"no chat endpoint among {sorted(api['named_endpoints'])}; "
+                     "did build_app in rag/web.py change its inputs?")
+
+
+def final_answer(result: Any) -> str:
+    """The assistant's text in a job's final (history, sources panel) output.
+
+    Raises:
+        ValueError: the output holds no real answer.
+    """
+    history = result[0] if isinstance(result, (tuple, list)) and result else None
+    if not history or not isinstance(history[-1], dict) or history[-1].get("role") != "assistant":
+        raise ValueError(f"final output has no assistant message: {str(result)[:120]!r}")
+    content = history[-1].get("content")
+    if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    text = str(content or "")
+    if not text.strip() or PLACEHOLDER in text:
+        raise ValueError("the answer never replaced the placeholder")
+    if text.startswith(ERROR_MARK):
+        raise ValueError(f"the app answered with an error: {text[:120]!r}")
+    return text
+
+
+def ask(client, endpoint: str, question: str, inputs: Sequence[Any],
+        expected: str | None) -> Outcome:
+    """Ask one question in a fresh chat and wait (at most REQUEST_TIMEOUT) for the end."""
+    from gradio_client.utils import Status
+
+    started = time.perf_counter()
+    first = rank = None
+    try:
+        job = client.submit(question, [], *inputs, api_name=endpoint)
+        while True:
+            try:
+                result = job.result(timeout=POLL)  # returns as soon as the job ends
+                break
+            except TimeoutError:
+                if job.done():  # the job itself timed out: not our poll
+                    raise
+            if first is None and job.outputs():
+                first = (time.perf_counter() - started) * 1000
+            status = job.status()
+            if status.code == Status.IN_QUEUE and status.rank is not None:
+                rank = max(rank or 0, status.rank)
+            if time.perf_counter() - started > REQUEST_TIMEOUT:
+                job.cancel()
+                raise TimeoutError(f"no answer within {REQUEST_TIMEOUT:g} s")
+        latency = (time.perf_counter() - started) * 1000
+        text = final_answer(result)
+    except Exception as exc:  # any failure is one failed request, not the end of the run
+        return Outcome(ok=False, latency_ms=(time.perf_counter() - started) * 1000,
+                       queue_rank=rank, error=f"{type(exc).__name__}: {exc}"[:200])
+    return Outcome(ok=True, latency_ms=latency, first_update_ms=first, queue_rank=rank,
+                   differs=expected is not None and text != expected)
+
+
+def run_level(url: str, endpoint: str, inputs: Sequence[Any], users: int, count: int,
+              expected: dict[str, str]) -> Level:
+    """``users`` client threads ask ``count`` questions in all, dealt round-robin.
+
+    Every client connects first; then all start together and the wall time runs from
+    that start to the last answer.
+    """
+    outcomes: list[Outcome | None] = [None] * count
+    connected = threading.Semaphore(0)
+    go = threading.Event()
+
+    def client_thread(user: int) -> None:
+        mine = range(user, count, users)
+        try:
+            client = connect(url)
+        except Exception as exc:
+            for j in mine:
+                outcomes[j] = Outcome(ok=False, latency_ms=0.0,
+                                      error=f"connect: {type(exc).__name__}: {exc}"[:200])
+            return
+        finally:
+            connected.release()
+        try:
+            go.wait(CONNECT_TIMEOUT * 2)
+            deadline = time.monotonic() + LEVEL_TIMEOUT
+            for j in mine:
+                if time.monotonic() > deadline:
+                    outcomes[j] = Outcome(ok=False, latency_ms=0.0,
+                                          error=f"not sent: level over {LEVEL_TIMEOUT:g} s")
+                    continue
+                question = QUESTIONS[j % len(QUESTIONS)]
+                outcomes[j] = ask(client, endpoint, question, inputs, expected.get(question))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=client_thread, args=(u,), daemon=True,
+                                name=f"user-{u}") for u in range(users)]
+    for thread in threads:
+        thread.start()
+    give_up = time.monotonic() + CONNECT_TIMEOUT
+    for _ in threads:
+        connected.acquire(timeout=max(0.0, give_up - time.monotonic()))
+    started = time.perf_counter()
+    go.set()
+    for thread in threads:
+        thread.join(timeout=LEVEL_TIMEOUT + REQUEST_TIMEOUT)
+    wall = time.perf_counter() - started
+    done = tuple(o if o is not None else Outcome(ok=False, latency_ms=0.0, error="no result")
+                 for o in outcomes)
+    return Level(users=users, wall_s=wall, outcomes=done)
+
+
+# --- in-process baseline ---------------------------------------------------------------
+
+def run_baseline(index: rag.Index, count: int) -> tuple[list[float], dict[str, str], int]:
+    """Answer the benchmark's questions in-process, one after another.
+
+    Returns:
+        Latencies in ms, each question's reply as the app renders it, abstentions.
+    """
+    for question in QUESTIONS[:WARMUP]:
+        index.answer(question)
+    latencies, replies, abstained = [], {}, 0
+    for j in range(count):
+        question = QUESTIONS[j % len(QUESTIONS)]
+        started = time.perf_counter()
+        answer = index.answer(question)
+        latencies.append((time.perf_counter() - started) * 1000)
+        replies[question] = answer_markdown(answer)
+        if j < len(QUESTIONS):  # each distinct question once
+            abstained += answer.abstained
+    return latencies, replies, abstained
+
+
+# --- the run ---------------------------------------------------------------------------
+
+def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
+              port: int | None) -> dict[str, Any]:
+    """Start the app, measure the baseline and every level, stop the app.
+
+    Raises:
+        RagError: the config or index cannot be loaded, or the index is stale.
+        BenchError: the app does not start or has no chat endpoint.
+    """
+    config = rag.load_config(config_path)
+    index = rag.load_index(config.index, config)
+    stale = index.staleness(config.seeds)
+    if stale.stale:
+        raise BenchError(f"the index {config.index} is stale ({stale.describe()} release "
+                         f"files in {config.seeds}); the app would rebuild it on start. "
+                         "Run `rag index` first.")
+    inputs = ("", "", ALL_CATEGORIES, config.retrieval.mode, config.retrieval.top_k)
+    port = port or free_port()
+    url = f"http://{HOST}:{port}/"
+    load_before = os.getloadavg()[0]
+
+    with tempfile.TemporaryFile(prefix="bench-serve-app-") as log:
+        app = start_app(config_path, port, log)
+        try:
+            startup = wait_until_up(url, app, START_TIMEOUT)
+            probe = connect(url)
+            try:
+                endpoint = chat_endpoint(probe)
+                for question in QUESTIONS[:WARMUP]:
+                    warm = ask(probe, endpoint, question, inputs, None)
+                    if not warm.ok:
+                        raise BenchError(f"warm-up request failed: {warm.error}")
+            finally:
+                probe.close()
+            # The app is idle now: the in-process figures are not slowed by it.
+            base_ms, replies, abstained = run_baseline(index, count)
+            base_p50 = _pct(base_ms, 50)
+            levels = [run_level(url, endpoint, inputs, users, count, replies)
+                      for users in user_levels]
+        except BenchError as exc:
+            raise BenchError(f"{exc}\n--- app output (last lines) ---\n{_log_tail(log)}") \
+                from None
+        finally:
+            stop_app(app)
+
+    return {
+        "config": str(config_path), "url": url, "endpoint": endpoint,
+        "cpus": os.cpu_count(), "startup_s": round(startup, 1),
+        "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+        "questions_per_level": count,
+        "inprocess": {"requests": count, "p50_ms": base_p50, "p95_ms": _pct(base_ms, 95),
+                      "distinct": min(count, len(QUESTIONS)), "abstained": abstained},
+        "levels": [level.figures(base_p50 or 0.0) for level in levels],
+    }
+
+
+def report_text(r: dict[str, Any]) -> str:
+    base = r["inprocess"]
+    lines = [
+        f"app: {r['url']} (config {r['config']}, endpoint {r['endpoint']}, "
+        f"up in {r['startup_s']} s)",
+        f"cpus: {r['cpus']}",
+        f"load average before: {r['load_before']}",
+        f"load average after: {r['load_after']}",
+        f"in-process answer() p50 ms: {base['p50_ms']}  p95 ms: {base['p95_ms']}  "
+        f"({base['requests']} sequential; {base['abstained']} of "
+        f"{base['distinct']} distinct questions abstained)",
+        "",
+        f"{'users':>5} {'requests':>8} {'failed':>6} {'wall s':>7} {'answers/s':>9} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'1st upd p50':>11} {'1st upd p95':>11} "
+        f"{'max rank':>8} {'differ':>6} {'p50/inproc':>10}",
+    ]
+    for lv in r["levels"]:
+        cells = [lv["users"], lv["requests"], lv["failed"], lv["wall_s"], lv["answers_per_s"],
+                 lv["p50_ms"], lv["p95_ms"], lv["first_update_p50_ms"],
+                 lv["first_update_p95_ms"], lv["max_queue_rank"], lv["differing"],
+                 lv["p50_vs_inprocess"]]
+        widths = [5, 8, 6, 7, 9, 7, 7, 11, 11, 8, 6, 10]
+        lines.append(" ".join(f"{'-' if c is None else c:>{w}}" for c, w in zip(cells, widths)))
+    for lv in r["levels"]:
+        for error in lv["errors"]:
+            lines.append(f"{lv['users']} users, failed: {error}")
+    return "\n".join(lines)
+
+
+def _user_levels(value: str) -> list[int]:
+    """argparse type: comma-separated whole numbers of at least 1, e.g. ``1,4,16``."""
+    try:
+        levels = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} must be whole numbers separated by "
+                                         "commas, e.g. 1,4,16") from None
+    if not levels or min(levels) < 1 or max(levels) > 64:
+        raise argparse.ArgumentTypeError(f"{value!r}: each level must be 1-64 users "
+                                         "(the app queues at most 64 requests)")
+    return levels
+
+
+def _positive(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
+    return number
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(REPO / "rag.yaml"),
+                        help="YAML settings file for the app and the baseline (rag.yaml)")
+    parser.add_argument("--users", type=_user_levels, default=[1, 4, 16],
+                        help="concurrency levels, comma-separated (default 1,4,16)")
+    parser.add_argument("--questions", type=_positive, default=40,
+                        help="requests per level, spread over its users (default 40)")
+    parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = Path(args.config).resolve()
+    if not config.is_file():
+        print(f"error: config file {config} does not exist", file=sys.stderr)
+        return 1
+    try:
+        result = benchmark(config, args.users, args.questions, args.port)
+    except (rag.RagError, BenchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1) if args.json else report_text(result))
+    return 1 if any(level["failed"] for level in result["levels"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

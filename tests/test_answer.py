@@ -1,0 +1,84 @@
+"""Extractive answers with citations (fake embedder)."""
+
+import json
+
+import pytest
+
+from rag.answer import NO_ANSWER
+from rag.build import build_index
+from rag.config import AnswerConfig
+from rag.search import load_index
+from conftest import FakeEmbedder
+
+
+@pytest.fixture
+def index(config, embedder):
+    build_index(config, embedder, progress=False)
+    # The fake embedder's similarities are low; the real threshold is calibrated
+    # for the real model (see test_model.py).
+    lenient = config.replace(answer=AnswerConfig(min_score=0.2))
+    return load_index(config.index, lenient, embedder)
+
+
+def test_answer_quotes_the_sentence_and_cites_it(index):
+    answer = index.answer("Which countries received new battle groups?")
+    assert not answer.abstained
+    first = answer.quotes[0]
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in first.text
+    assert first.release_id == "statements-releases/2022-03/nato.md"
+    assert answer.text.startswith(first.text + f" [{first.source}]")
+    source = answer.sources[first.source - 1]
+    assert source.cited and source.hit.release_id == first.release_id
+    assert source.link.startswith(source.hit.url + "#:~:text=Today%E2%80%99s%20establishment")
+    for quote in answer.quotes:  # every quote is verbatim at its offsets
+        assert index.release(quote.release_id).body[quote.start:quote.end] == quote.text
+    assert 1 <= len(answer.quotes) <= 3
+
+
+def test_weak_evidence_abstains_but_lists_nearest(config, embedder):
+    build_index(config, embedder, progress=False)
+    strict = config.replace(answer=AnswerConfig(min_score=0.99))
+    index = load_index(config.index, strict, embedder)
+    answer = index.answer("Which countries received new battle groups?")
+    assert answer.abstained and answer.text == NO_ANSWER and answer.quotes == []
+    assert answer.sources and not any(s.cited for s in answer.sources)
+    assert answer.sources[0].link == answer.sources[0].hit.url
+
+
+def test_abstention_names_the_date_window(index):
+    answer = index.answer("What happened with battle groups in 2019?")
+    assert answer.abstained and answer.sources == []
+    assert answer.text == ("No release dated January 1, 2019 – December 31, 2019 "
+                           "answers this question.")
+
+
+def test_to_dict_shape(index):
+    data = index.answer("How many barrels of oil per day in March 2022?").to_dict()
+    assert set(data) == {"answer", "abstained", "date_window", "sentences", "sources"}
+    assert data["date_window"] == {"since": "2022-03-01", "until": "2022-03-31",
+                                   "text": "in March 2022",
+                                   "description": "March 1, 2022 – March 31, 2022"}
+    assert set(data["sentences"][0]) == {"text", "source", "release_id", "start", "end"}
+    assert set(data["sources"][0]) == {"rank", "score", "text", "start", "end", "release", "link"}
+    json.dumps(data)
+
+
+def test_cli_ask_json(monkeypatch, config, embedder, capsys, tmp_path):
+    from rag import cli
+
+    monkeypatch.setattr("rag.embedding.load_embedder", lambda c: embedder)
+    monkeypatch.setattr("rag.search.load_embedder", lambda c: embedder)
+    conf = tmp_path / "rag.yaml"
+    conf.write_text(f"seeds: {config.seeds}\nindex: {config.index}\n"
+                    "chunking:\n  max_tokens: 40\n  header_tokens: 16\n"
+                    "answer:\n  min_score: 0.2\n")
+    assert cli.main(["--config", str(conf), "index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--config", str(conf), "ask", "battle groups in Hungary", "--json",
+                     "--mode", "bm25"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] is False
+    assert data["sentences"][0]["release_id"] == "statements-releases/2022-03/nato.md"
+    assert cli.main(["--config", str(conf), "ask", "battle groups", "--since", "2022-03-30"]) == 0
+    out = capsys.readouterr().out
+    assert "(dates: since March 30, 2022)" in out

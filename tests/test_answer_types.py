@@ -1,0 +1,45 @@
+import pytest
+
+from rag.answer_types import expected_type, holds_answer
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How much money did the company agree to pay the families?", "money"),
+    ("What is the total dollar size of the budget request?", "money"),
+    ("What share of HBCUs received bomb threats?", "percent"),
+    ("What unemployment rate did the report show?", "percent"),
+    ("How many Stinger systems are in the package?", "number"),
+    ("What was the final Senate vote count?", "number"),
+    ("When do public tours of the White House restart?", "date"),
+    ("On what date will the summit take place?", "date"),
+    ("Who headed the U.S. delegation to the inauguration?", "person"),
+    ("Which former senator joined the White House team?", "person"),
+    ("Which two wrongfully detained Americans were brought home?", "person"),
+    ("What is the name of the initiative on ventilation?", "name"),
+    ("Which countries received new battle groups?", None),
+    ("What did the President say about the Mars colony budget?", None),
+    ("What year-over-year inflation rate did the index show?", "percent"),
+])
+def test_expected_type(question, kind):
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize("sentence, kind, question, holds", [
+    ("The package includes $800 million in aid.", "money", "How much aid?", True),
+    ("Women are paid 83 cents for every dollar.", "money", "How much are women paid?", True),
+    ("The settlement was praised by the President.", "money", "How much money?", False),
+    ("The unemployment rate ticked down to 3.8 percent.", "percent", "What rate?", True),
+    ("More than one-third of HBCUs received threats.", "percent", "What share?", True),
+    ("Unemployment fell sharply.", "percent", "What rate?", False),
+    ("It was confirmed three times.", "number", "How many times?", True),
+    ("It lasts six months.", "number", "How long is the six months release?", False),
+    ("Tours restart on April 5.", "date", "When do tours restart?", True),
+    ("Tours restart soon.", "date", "When do tours restart?", False),
+    ("Administrator Isabella Casillas Guzman will lead the delegation.", "person",
+     "Who headed the delegation?", True),
+    ("Jeff Zients led the response.", "person", "Who replaced Jeff Zients?", False),
+    ("President Biden announced it.", "person", "Who announced it?", False),
+    ("Anything at all.", None, "Which countries?", True),
+])
+def test_holds_answer(sentence, kind, question, holds):
+    assert holds_answer(sentence, kind, question) is holds

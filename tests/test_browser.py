@@ -1,0 +1,135 @@
+"""The web app in headless Chromium, driven by Playwright, with the real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+SCREENSHOT = REPO / "build" / "screenshots" / "battle-groups.png"
+NATO_TITLE = "Statement from President Biden on the Extraordinary NATO Summit"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(real_index, real_config, tmp_path_factory):
+    """The app on a free loopback port, over the session's real index."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    conf = tmp_path_factory.mktemp("app") / "rag.yaml"
+    conf.write_text(f"seeds: {real_config.seeds}\nindex: {real_config.index}\n")
+    port = _free_port()
+    log = open(conf.parent / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--config", str(conf),
+                             "--port", str(port)], cwd=conf.parent, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("app did not start:\n" + (conf.parent / "app.log").read_text())
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    # The reply is done when the sources panel is filled and the chat stops updating.
+    page.wait_for_selector("#sources .sources", timeout=60000)
+    page.wait_for_function(
+        "() => !document.querySelector('#chat').innerText.includes('Searching the releases')",
+        timeout=60000)
+
+
+def test_battle_groups(page):
+    ask(page, "Which countries received new battle groups?")
+    reply = page.inner_text("#chat")
+    for country in ("Slovakia", "Romania", "Bulgaria", "Hungary"):
+        assert country in reply
+    cited = page.locator("#sources .source").first
+    assert NATO_TITLE in cited.inner_text()
+    href = cited.locator("a").first.get_attribute("href")
+    assert href.startswith("https://www.whitehouse.gov/briefing-room/statements-releases/2022/"
+                           "03/24/statement-from-president-biden-on-the-extraordinary-nato-"
+                           "summit/#:~:text=Today%E2%80%99s%20establishment")
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in " ".join(
+        cited.locator("mark").all_inner_texts())
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_unanswerable_question_abstains(page):
+    ask(page, "What did the President say about the Mars colony budget?")
+    assert "No release in the index answers this question." in page.inner_text("#chat")
+    assert page.locator("#sources details.uncited .source").count() > 0
+
+
+def test_date_filter_is_respected(page):
+    page.click("#settings")
+    page.fill("#since input, #since textarea", "2022-02-01")
+    page.fill("#until input, #until textarea", "2022-02-28")
+    ask(page, "What did the United States say about NATO allies?")
+    dates = page.eval_on_selector_all("#sources .source", "els => els.map(e => e.dataset.date)")
+    assert dates and all("2022-02-01" <= d <= "2022-02-28" for d in dates)
+    assert "February 1, 2022 – February 28, 2022" in page.inner_text("#chat")
+
+
+def test_release_markup_is_shown_as_text(page):
+    ask(page, "hostile injection test release markup")
+    panel = page.inner_text("#sources")
+    assert "<script>window.xssFlag = 1;" in panel
+    assert "<img src=x onerror=" in panel and "Hostile <b>markup</b>" in panel
+    assert page.evaluate("() => window.xssFlag") is None
+    assert page.dialogs == []
+    assert page.locator("#sources img, #sources script, #chat script").count() == 0
