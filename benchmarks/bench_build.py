@@ -183,6 +183,24 @@ def time_retrieval(index: rag.Index, questions: Sequence[str], count: int,
     return latencies
 
 
+def hnsw_recall(index: rag.Index, questions: Sequence[str], k: int = 10) -> tuple[float, float]:
+    """Recall@k of an HNSW index against the exact one over the same vectors, and the
+    seconds it took to build it."""
+    from rag.build import make_faiss_index
+
+    started = time.perf_counter()
+    hnsw = make_faiss_index(np.asarray(index.vectors), {"type": "hnsw", "m": 32})
+    seconds = time.perf_counter() - started
+    hnsw.hnsw.efSearch = 128
+    queries = index.embedder.embed(list(questions))
+    found = 0
+    for q in queries:
+        exact = set(index.search_vectors(q, k)[0].tolist())
+        _, rows = hnsw.search(q.reshape(1, -1), k)
+        found += len(exact & set(rows[0].tolist()))
+    return found / (k * len(queries)), seconds
+
+
 def model_source(model: ModelConfig) -> str:
     """The path or name plain sentence-transformers loads for the configured model."""
     if model.name == BUNDLED_MODEL:
@@ -265,6 +283,7 @@ def benchmark(seeds: Path, index_dir: Path | None, limit: int | None,
         index_load = time.perf_counter() - started
 
         latencies = time_retrieval(index, QUESTIONS, queries, config.retrieval.top_k)
+        recall, hnsw_seconds = hnsw_recall(index, QUESTIONS)
         peak = peak_memory_mb()
         baseline = run_baseline(even_sample(embedded_texts, BASELINE_SAMPLE), embedder,
                                 model_source(config.model))
@@ -292,6 +311,8 @@ def benchmark(seeds: Path, index_dir: Path | None, limit: int | None,
         Figure("retrieve_queries", "retrieve queries timed", queries),
         Figure("retrieve_p50_ms", "retrieve p50 ms", float(np.percentile(latencies, 50)), 1),
         Figure("retrieve_p95_ms", "retrieve p95 ms", float(np.percentile(latencies, 95)), 1),
+        Figure("hnsw_recall_at_10", "hnsw recall@10 vs exact", recall, 3),
+        Figure("hnsw_build_seconds", "hnsw build seconds", hnsw_seconds, 1),
         Figure("baseline_passages", "baseline passages", baseline.texts),
         Figure("baseline_tokens", "baseline tokens", baseline.tokens),
         Figure("baseline_plain_tokens_per_s", "baseline plain sentence-transformers tokens/s",

@@ -14,19 +14,26 @@ message that is neither the "Searching the releases…" placeholder nor a ⚠️
 anything else, an exception, or no answer within 120 s counts as failed. Each answer is
 also compared with the in-process answer to the same question (``differing``; expected 0).
 
-Printed, one ``name: value`` line per figure and one table row per level (or one JSON
-object with ``--json``):
+Printed (or one JSON object with ``--json``):
 
-- the app's URL, endpoint and start-up seconds (model and index load);
+- the app's URL, endpoint and start-up seconds (model and index load), the model and
+  its precision;
 - the 1-minute load average before and after (other processes skew the timings);
-- a baseline: the same questions answered in-process, sequentially, by
-  ``rag.load_index(config.index, config).answer(q)``, p50/p95 ms (after 2 warm-up calls,
-  with the app idle);
-- per level: users, requests, failed, wall seconds (first request sent to last answer),
-  throughput (answers/s), latency p50/p95 ms (submit to final output), "first update"
-  p50/p95 ms (submit to the placeholder's arrival: the handler has started, so this is
-  mostly time spent waiting in the app's queue), the highest queue rank the server
-  reported, answers differing from in-process, and p50 / in-process p50.
+- a baseline, with the app otherwise idle: the same ``--questions`` questions answered
+  in-process by ``rag.load_index(config.index, config).answer(q)`` and, interleaved one
+  by one with them (order swapped every question, so a change in machine load hits both
+  sides alike), over HTTP by one client: p50/p95 ms of each, their ratio, and the
+  median of the paired differences (HTTP - in-process), i.e. what the app adds. The
+  in-process calls run in one worker thread, as the app runs its handler: on a busy
+  2-core machine ``answer`` called from the main thread took 4-5x longer (and was fast
+  again after ``torch.set_num_threads(1)``), which would hide the HTTP cost;
+- one table row per level: users, requests, failed, wall seconds (first request sent to
+  last answer), throughput (answers/s), latency p50/p95 ms (submit to final output),
+  "first update" p50/p95 ms (submit to the placeholder's arrival: the handler has
+  started, so beyond the one-user figure this is time spent in the app's queue), the
+  highest queue rank the server reported, answers differing from in-process, latency
+  p50 / in-process p50, and CPU seconds used by the app process and by this process
+  (the clients) during the level.
 
 Commands (from the repository root)::
 
@@ -34,14 +41,16 @@ Commands (from the repository root)::
     .venv/bin/python benchmarks/bench_serve.py --users 1,2,8 --questions 80 --json
 
 The index named by the config must be built and up to date (``rag index``): the app
-would otherwise rebuild it on start, so the benchmark refuses instead. Only 127.0.0.1 is
-contacted; Gradio telemetry is switched off in both processes. Exits 1 if any request
+would otherwise rebuild it on start, so the benchmark refuses instead. If the app asks
+for a login (``server.password`` or ``RAG_PASSWORD``), the clients log in with it. Only
+127.0.0.1 is contacted; Gradio telemetry is switched off in both processes. Exits 1 if any request
 failed (or the app would not start), 0 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import socket
@@ -110,14 +119,42 @@ class BenchError(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One HTTP question: answered or not, and how long it took."""
+    """One HTTP question: answered or not, what came back and how long it took."""
 
+    question: str
     ok: bool
     latency_ms: float
+    text: str = ""                        # the assistant's final message, if answered
     first_update_ms: float | None = None  # submit -> placeholder: mostly queue wait
     queue_rank: int | None = None         # highest rank the server reported, if queued
-    differs: bool = False                 # answered, but not as the in-process index does
     error: str = ""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The benchmark's questions in-process and over HTTP, interleaved one by one."""
+
+    inprocess_ms: tuple[float, ...]
+    http: tuple[Outcome, ...]             # http[i] asked the question of inprocess_ms[i]
+    replies: dict[str, str]               # question -> the reply as the app renders it
+    abstained: int                        # among the distinct questions asked
+
+    def figures(self) -> dict[str, Any]:
+        base_p50 = _pct(self.inprocess_ms, 50)
+        http_ms = [o.latency_ms for o in self.http if o.ok]
+        http_p50 = _pct(http_ms, 50)
+        added = [o.latency_ms - ms for o, ms in zip(self.http, self.inprocess_ms) if o.ok]
+        return {
+            "requests": len(self.inprocess_ms),
+            "distinct": len(self.replies), "abstained": self.abstained,
+            "inprocess_p50_ms": base_p50, "inprocess_p95_ms": _pct(self.inprocess_ms, 95),
+            "http_p50_ms": http_p50, "http_p95_ms": _pct(http_ms, 95),
+            "http_failed": sum(not o.ok for o in self.http),
+            "http_differing": _differing(self.http, self.replies),
+            "http_vs_inprocess_p50": _ratio(http_p50, base_p50),
+            "added_p50_ms": _pct(added, 50),
+            "errors": sorted({o.error for o in self.http if o.error})[:5],
+        }
 
 
 @dataclass(frozen=True)
@@ -127,17 +164,15 @@ class Level:
     users: int
     wall_s: float
     outcomes: tuple[Outcome, ...]
-
-    @property
-    def answered(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.ok]
+    app_cpu_s: float | None               # CPU seconds the app process used meanwhile
+    client_cpu_s: float                   # CPU seconds this process (the clients) used
 
     @property
     def failed(self) -> int:
-        return len(self.outcomes) - len(self.answered)
+        return sum(not o.ok for o in self.outcomes)
 
-    def figures(self, baseline_p50: float) -> dict[str, Any]:
-        ok = self.answered
+    def figures(self, inprocess_p50: float | None, replies: dict[str, str]) -> dict[str, Any]:
+        ok = [o for o in self.outcomes if o.ok]
         latency = [o.latency_ms for o in ok]
         first = [o.first_update_ms for o in ok if o.first_update_ms is not None]
         ranks = [o.queue_rank for o in self.outcomes if o.queue_rank is not None]
@@ -149,14 +184,26 @@ class Level:
             "p50_ms": p50, "p95_ms": _pct(latency, 95),
             "first_update_p50_ms": _pct(first, 50), "first_update_p95_ms": _pct(first, 95),
             "max_queue_rank": max(ranks) if ranks else None,
-            "differing": sum(o.differs for o in ok),
-            "p50_vs_inprocess": round(p50 / baseline_p50, 2) if p50 and baseline_p50 else None,
+            "differing": _differing(ok, replies),
+            "p50_vs_inprocess": _ratio(p50, inprocess_p50),
+            "app_cpu_s": None if self.app_cpu_s is None else round(self.app_cpu_s, 1),
+            "client_cpu_s": round(self.client_cpu_s, 1),
             "errors": sorted({o.error for o in self.outcomes if o.error})[:5],
         }
 
 
 def _pct(values: Sequence[float], q: int) -> float | None:
-    return round(float(np.percentile(values, q)), 1) if values else None
+    return round(float(np.percentile(values, q)), 1) if len(values) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def _differing(outcomes: Sequence[Outcome], replies: dict[str, str]) -> int:
+    """Answered outcomes whose text is not the in-process reply to the same question."""
+    return sum(o.ok and o.question in replies and o.text != replies[o.question]
+               for o in outcomes)
 
 
 # --- the app process -------------------------------------------------------------------
@@ -209,6 +256,17 @@ def stop_app(app: subprocess.Popen) -> None:
         app.wait(timeout=5)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (Linux ``/proc``; None elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the ")" that closes the command name; utime and stime are 14 and 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _log_tail(log: IO[bytes], lines: int = 15) -> str:
     log.flush()
     log.seek(0)
@@ -217,10 +275,11 @@ def _log_tail(log: IO[bytes], lines: int = 15) -> str:
 
 # --- the HTTP side ---------------------------------------------------------------------
 
-def connect(url: str):
+def connect(url: str, auth: tuple[str, str] | None):
     from gradio_client import Client
 
-    return Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    return Client(url, auth=auth, verbose=False, analytics_enabled=False,
+                  download_files=False)
 
 
 def chat_endpoint(client) -> str:
@@ -260,8 +319,7 @@ def final_answer(result: Any) -> str:
     return text
 
 
-def ask(client, endpoint: str, question: str, inputs: Sequence[Any],
-        expected: str | None) -> Outcome:
+def ask(client, endpoint: str, question: str, inputs: Sequence[Any]) -> Outcome:
     """Ask one question in a fresh chat and wait (at most REQUEST_TIMEOUT) for the end."""
     from gradio_client.utils import Status
 
@@ -287,14 +345,14 @@ def ask(client, endpoint: str, question: str, inputs: Sequence[Any],
         latency = (time.perf_counter() - started) * 1000
         text = final_answer(result)
     except Exception as exc:  # any failure is one failed request, not the end of the run
-        return Outcome(ok=False, latency_ms=(time.perf_counter() - started) * 1000,
+        return Outcome(question, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
                        queue_rank=rank, error=f"{type(exc).__name__}: {exc}"[:200])
-    return Outcome(ok=True, latency_ms=latency, first_update_ms=first, queue_rank=rank,
-                   differs=expected is not None and text != expected)
+    return Outcome(question, ok=True, latency_ms=latency, text=text, first_update_ms=first,
+                   queue_rank=rank)
 
 
-def run_level(url: str, endpoint: str, inputs: Sequence[Any], users: int, count: int,
-              expected: dict[str, str]) -> Level:
+def run_level(url: str, auth: tuple[str, str] | None, endpoint: str, inputs: Sequence[Any],
+              users: int, count: int, app_pid: int) -> Level:
     """``users`` client threads ask ``count`` questions in all, dealt round-robin.
 
     Every client connects first; then all start together and the wall time runs from
@@ -304,14 +362,16 @@ def run_level(url: str, endpoint: str, inputs: Sequence[Any], users: int, count:
     connected = threading.Semaphore(0)
     go = threading.Event()
 
+    def failed(j: int, error: str) -> Outcome:
+        return Outcome(QUESTIONS[j % len(QUESTIONS)], ok=False, latency_ms=0.0, error=error)
+
     def client_thread(user: int) -> None:
         mine = range(user, count, users)
         try:
-            client = connect(url)
+            client = connect(url, auth)
         except Exception as exc:
             for j in mine:
-                outcomes[j] = Outcome(ok=False, latency_ms=0.0,
-                                      error=f"connect: {type(exc).__name__}: {exc}"[:200])
+                outcomes[j] = failed(j, f"connect: {type(exc).__name__}: {exc}"[:200])
             return
         finally:
             connected.release()
@@ -320,11 +380,9 @@ def run_level(url: str, endpoint: str, inputs: Sequence[Any], users: int, count:
             deadline = time.monotonic() + LEVEL_TIMEOUT
             for j in mine:
                 if time.monotonic() > deadline:
-                    outcomes[j] = Outcome(ok=False, latency_ms=0.0,
-                                          error=f"not sent: level over {LEVEL_TIMEOUT:g} s")
-                    continue
-                question = QUESTIONS[j % len(QUESTIONS)]
-                outcomes[j] = ask(client, endpoint, question, inputs, expected.get(question))
+                    outcomes[j] = failed(j, f"not sent: level over {LEVEL_TIMEOUT:g} s")
+                else:
+                    outcomes[j] = ask(client, endpoint, QUESTIONS[j % len(QUESTIONS)], inputs)
         finally:
             client.close()
 
@@ -335,36 +393,58 @@ def run_level(url: str, endpoint: str, inputs: Sequence[Any], users: int, count:
     give_up = time.monotonic() + CONNECT_TIMEOUT
     for _ in threads:
         connected.acquire(timeout=max(0.0, give_up - time.monotonic()))
+    app_cpu, client_cpu = cpu_seconds(app_pid), time.process_time()
     started = time.perf_counter()
     go.set()
     for thread in threads:
         thread.join(timeout=LEVEL_TIMEOUT + REQUEST_TIMEOUT)
     wall = time.perf_counter() - started
-    done = tuple(o if o is not None else Outcome(ok=False, latency_ms=0.0, error="no result")
-                 for o in outcomes)
-    return Level(users=users, wall_s=wall, outcomes=done)
+    app_end = cpu_seconds(app_pid)
+    done = tuple(o if o is not None else failed(j, "no result")
+                 for j, o in enumerate(outcomes))
+    return Level(users=users, wall_s=wall, outcomes=done,
+                 app_cpu_s=None if app_cpu is None or app_end is None else app_end - app_cpu,
+                 client_cpu_s=time.process_time() - client_cpu)
 
 
-# --- in-process baseline ---------------------------------------------------------------
+# --- baseline --------------------------------------------------------------------------
 
-def run_baseline(index: rag.Index, count: int) -> tuple[list[float], dict[str, str], int]:
-    """Answer the benchmark's questions in-process, one after another.
+def run_baseline(index: rag.Index, client, endpoint: str, inputs: Sequence[Any],
+                 count: int) -> Baseline:
+    """Answer the benchmark's questions in-process and over HTTP, alternately.
 
-    Returns:
-        Latencies in ms, each question's reply as the app renders it, abstentions.
+    Question j is answered by both, back to back, in-process first for even j and HTTP
+    first for odd j, so a drift in machine load falls on both sides evenly. In-process
+    answers run in one worker thread, like the app's handler (see the module docstring).
     """
-    for question in QUESTIONS[:WARMUP]:
-        index.answer(question)
-    latencies, replies, abstained = [], {}, 0
-    for j in range(count):
-        question = QUESTIONS[j % len(QUESTIONS)]
+    inprocess, http, replies, abstained = [], [], {}, 0
+
+    def timed(question: str) -> tuple[float, Any]:
         started = time.perf_counter()
         answer = index.answer(question)
-        latencies.append((time.perf_counter() - started) * 1000)
-        replies[question] = answer_markdown(answer)
-        if j < len(QUESTIONS):  # each distinct question once
-            abstained += answer.abstained
-    return latencies, replies, abstained
+        return (time.perf_counter() - started) * 1000, answer
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="inprocess") as worker:
+        def local(question: str) -> None:
+            nonlocal abstained
+            ms, answer = worker.submit(timed, question).result(timeout=REQUEST_TIMEOUT)
+            inprocess.append(ms)
+            if question not in replies:
+                abstained += answer.abstained
+            replies[question] = answer_markdown(answer)
+
+        for question in QUESTIONS[:WARMUP]:
+            worker.submit(index.answer, question).result(timeout=REQUEST_TIMEOUT)
+            ask(client, endpoint, question, inputs)
+        for j in range(count):
+            question = QUESTIONS[j % len(QUESTIONS)]
+            if j % 2 == 0:
+                local(question)
+                http.append(ask(client, endpoint, question, inputs))
+            else:
+                http.append(ask(client, endpoint, question, inputs))
+                local(question)
+    return Baseline(tuple(inprocess), tuple(http), replies, abstained)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -374,8 +454,8 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
     """Start the app, measure the baseline and every level, stop the app.
 
     Raises:
-        RagError: the config or index cannot be loaded, or the index is stale.
-        BenchError: the app does not start or has no chat endpoint.
+        RagError: the config or index cannot be loaded.
+        BenchError: the index is stale, the app does not start or has no chat endpoint.
     """
     config = rag.load_config(config_path)
     index = rag.load_index(config.index, config)
@@ -385,6 +465,9 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
                          f"files in {config.seeds}); the app would rebuild it on start. "
                          "Run `rag index` first.")
     inputs = ("", "", ALL_CATEGORIES, config.retrieval.mode, config.retrieval.top_k)
+    # The app asks for a login when a password is set; log in as it would let a visitor.
+    password = os.environ.get("RAG_PASSWORD") or config.server.password
+    auth = (config.server.username, password) if password else None
     port = port or free_port()
     url = f"http://{HOST}:{port}/"
     load_before = os.getloadavg()[0]
@@ -393,19 +476,16 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
         app = start_app(config_path, port, log)
         try:
             startup = wait_until_up(url, app, START_TIMEOUT)
-            probe = connect(url)
+            probe = connect(url, auth)
             try:
                 endpoint = chat_endpoint(probe)
-                for question in QUESTIONS[:WARMUP]:
-                    warm = ask(probe, endpoint, question, inputs, None)
-                    if not warm.ok:
-                        raise BenchError(f"warm-up request failed: {warm.error}")
+                check = ask(probe, endpoint, QUESTIONS[0], inputs)
+                if not check.ok:
+                    raise BenchError(f"first request failed: {check.error}")
+                baseline = run_baseline(index, probe, endpoint, inputs, count)
             finally:
                 probe.close()
-            # The app is idle now: the in-process figures are not slowed by it.
-            base_ms, replies, abstained = run_baseline(index, count)
-            base_p50 = _pct(base_ms, 50)
-            levels = [run_level(url, endpoint, inputs, users, count, replies)
+            levels = [run_level(url, auth, endpoint, inputs, users, count, app.pid)
                       for users in user_levels]
         except BenchError as exc:
             raise BenchError(f"{exc}\n--- app output (last lines) ---\n{_log_tail(log)}") \
@@ -413,40 +493,59 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
         finally:
             stop_app(app)
 
+    base = baseline.figures()
     return {
         "config": str(config_path), "url": url, "endpoint": endpoint,
+        "model": f"{index.embedder.model_id} ({index.embedder.precision})",
         "cpus": os.cpu_count(), "startup_s": round(startup, 1),
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
         "questions_per_level": count,
-        "inprocess": {"requests": count, "p50_ms": base_p50, "p95_ms": _pct(base_ms, 95),
-                      "distinct": min(count, len(QUESTIONS)), "abstained": abstained},
-        "levels": [level.figures(base_p50 or 0.0) for level in levels],
+        "baseline": base,
+        "levels": [level.figures(base["inprocess_p50_ms"], baseline.replies)
+                   for level in levels],
     }
 
 
+def failures(result: dict[str, Any]) -> int:
+    """Failed HTTP requests in the whole run, baseline included."""
+    return result["baseline"]["http_failed"] + sum(lv["failed"] for lv in result["levels"])
+
+
+COLUMNS = (  # (key, header, width)
+    ("users", "users", 5), ("requests", "requests", 8), ("failed", "failed", 6),
+    ("wall_s", "wall s", 7), ("answers_per_s", "answers/s", 9), ("p50_ms", "p50 ms", 8),
+    ("p95_ms", "p95 ms", 8), ("first_update_p50_ms", "1st upd p50", 11),
+    ("first_update_p95_ms", "1st upd p95", 11), ("max_queue_rank", "max rank", 8),
+    ("differing", "differ", 6), ("p50_vs_inprocess", "p50/inproc", 10),
+    ("app_cpu_s", "app cpu s", 9), ("client_cpu_s", "client cpu s", 12),
+)
+
+
 def report_text(r: dict[str, Any]) -> str:
-    base = r["inprocess"]
+    b = r["baseline"]
     lines = [
         f"app: {r['url']} (config {r['config']}, endpoint {r['endpoint']}, "
         f"up in {r['startup_s']} s)",
+        f"model: {r['model']}",
         f"cpus: {r['cpus']}",
         f"load average before: {r['load_before']}",
         f"load average after: {r['load_after']}",
-        f"in-process answer() p50 ms: {base['p50_ms']}  p95 ms: {base['p95_ms']}  "
-        f"({base['requests']} sequential; {base['abstained']} of "
-        f"{base['distinct']} distinct questions abstained)",
+        f"baseline questions: {b['requests']} ({b['distinct']} distinct, "
+        f"{b['abstained']} abstained)",
+        f"baseline in-process answer() p50 / p95 ms: {b['inprocess_p50_ms']} / "
+        f"{b['inprocess_p95_ms']}",
+        f"baseline HTTP, 1 client, interleaved p50 / p95 ms: {b['http_p50_ms']} / "
+        f"{b['http_p95_ms']} (failed {b['http_failed']}, differing {b['http_differing']})",
+        f"baseline ratio HTTP / in-process p50: {b['http_vs_inprocess_p50']}",
+        f"baseline added by HTTP, paired, p50 ms: {b['added_p50_ms']}",
         "",
-        f"{'users':>5} {'requests':>8} {'failed':>6} {'wall s':>7} {'answers/s':>9} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'1st upd p50':>11} {'1st upd p95':>11} "
-        f"{'max rank':>8} {'differ':>6} {'p50/inproc':>10}",
+        " ".join(f"{header:>{width}}" for _, header, width in COLUMNS),
     ]
     for lv in r["levels"]:
-        cells = [lv["users"], lv["requests"], lv["failed"], lv["wall_s"], lv["answers_per_s"],
-                 lv["p50_ms"], lv["p95_ms"], lv["first_update_p50_ms"],
-                 lv["first_update_p95_ms"], lv["max_queue_rank"], lv["differing"],
-                 lv["p50_vs_inprocess"]]
-        widths = [5, 8, 6, 7, 9, 7, 7, 11, 11, 8, 6, 10]
-        lines.append(" ".join(f"{'-' if c is None else c:>{w}}" for c, w in zip(cells, widths)))
+        lines.append(" ".join(f"{'-' if lv[key] is None else lv[key]:>{width}}"
+                              for key, _, width in COLUMNS))
+    for error in b["errors"]:
+        lines.append(f"baseline HTTP failed: {error}")
     for lv in r["levels"]:
         for error in lv["errors"]:
             lines.append(f"{lv['users']} users, failed: {error}")
@@ -484,7 +583,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=_user_levels, default=[1, 4, 16],
                         help="concurrency levels, comma-separated (default 1,4,16)")
     parser.add_argument("--questions", type=_positive, default=40,
-                        help="requests per level, spread over its users (default 40)")
+                        help="requests per level, spread over its users, and in the "
+                             "baseline (default 40)")
     parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
@@ -501,8 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (rag.RagError, BenchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=1) if args.json else report_text(result))
-    return 1 if any(level["failed"] for level in result["levels"]) else 0
+    print(json.dumps(result, indent=1, ensure_ascii=False) if args.json
+          else report_text(result))
+    return 1 if failures(result) else 0
 
 
 if __name__ == "__main__":

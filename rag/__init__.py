@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import threading
 
-# The bundled model is loaded from disk; never let a library reach for a model hub.
+# Everything works offline: the bundled model is loaded from disk, so never let a
+# library reach for a model hub, and the web app sends no usage telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 __version__ = "0.1.0"
 

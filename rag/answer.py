@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from .answer_types import expected_type, holds_answer
 from .config import AnswerConfig

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from .chunking import Passage, chunk_release, context_header, embedding_text
 from .config import Config
 from .embedding import Embedder
 from .lexical import LexicalIndex
-from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .errors import IndexNotFoundError, RagError
 from .releases import LoadResult, Release, Skipped, find_release_files, load_releases
 
 log = logging.getLogger(__name__)
@@ -36,6 +35,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     passages: int = 0
     passages_embedded: int = 0
+    passages_reused: int = 0
     tokens_embedded: int = 0
     full: bool = False
     reason: str = ""
@@ -52,6 +52,8 @@ class BuildReport:
         lines = [f"{mode}: {len(self.added)} added, {len(self.changed)} changed, "
                  f"{len(self.removed)} removed, {self.unchanged} unchanged; "
                  f"{self.passages_embedded} passages embedded ({self.tokens_embedded} tokens), "
+                 + (f"{self.passages_reused} reused, "
+                    if self.passages_reused else "") +
                  f"{self.passages} in the index; {self.seconds:.1f} s"]
         if not self.wrote:
             lines.append("index is up to date; nothing written")
@@ -95,26 +97,45 @@ def _file_stamp(path: Path) -> list[int]:
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    """Embed in batches of similar length (longest first), so little of each batch
+    is padding; the vectors come back in the order of ``texts``."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     bar = None
     if progress and texts:
         from tqdm import tqdm
 
         bar = tqdm(total=len(texts), unit="passage", desc="embedding", leave=False)
-    for i in range(0, len(texts), EMBED_BATCH):
-        vectors[i:i + EMBED_BATCH] = embedder.embed(texts[i:i + EMBED_BATCH])
+    for i in range(0, len(order), EMBED_BATCH):
+        rows = order[i:i + EMBED_BATCH]
+        vectors[rows] = embedder.embed([texts[r] for r in rows])
         if bar:
-            bar.update(min(EMBED_BATCH, len(texts) - i))
+            bar.update(len(rows))
     if bar:
         bar.close()
     return vectors
 
 
-def make_faiss_index(vectors: np.ndarray):
-    """An exact inner-product FAISS index over L2-normalised vectors (cosine similarity)."""
+def faiss_settings(config: Config) -> dict[str, Any]:
+    """The dense index's settings, as recorded in the manifest."""
+    r = config.retrieval
+    settings: dict[str, Any] = {"type": r.faiss, "metric": "inner_product"}
+    if r.faiss == "hnsw":
+        settings["m"] = r.hnsw_m
+    return settings
+
+
+def make_faiss_index(vectors: np.ndarray, settings: dict[str, Any] | None = None):
+    """An inner-product FAISS index over L2-normalised vectors (cosine similarity):
+    exact (``flat``) by default, or an HNSW graph (``hnsw``)."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    settings = settings or {"type": "flat"}
+    if settings["type"] == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], settings["m"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
@@ -209,18 +230,27 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                    for s in report.skipped}
         if old is not None and not (report.added or report.changed or report.removed) \
                 and _stamps(old.manifest["releases"]) == entries \
+                and old.manifest.get("faiss") == faiss_settings(config) \
                 and old.manifest.get("skipped") == skipped:
             # Nothing changed, not even a file time: the stale check stays cheap.
             report.passages = len(old.passages)
             report.seconds = time.perf_counter() - started
             return report
 
-        texts = [t for _, _, t in to_embed]
+        all_texts = [t for _, _, t in to_embed]
+        known = _old_vectors_of_changed(old, report.changed, old_by_id, config, embedder)
+        # No text is embedded twice: passages an edit left alone keep their vectors, and
+        # passages repeated across releases (boilerplate) are embedded once.
+        unique = list(dict.fromkeys(t for t in all_texts if t not in known))
         if on_embed is not None:
-            on_embed(texts)
-        new_vectors = _embed(embedder, texts, progress)
-        report.passages_embedded = len(texts)
-        report.tokens_embedded = sum(p.tokens for _, p, _ in to_embed)
+            on_embed(unique)
+        embedded = dict(zip(unique, _embed(embedder, unique, progress)))
+        new_vectors = np.array([known[t] if t in known else embedded[t] for t in all_texts],
+                               dtype=np.float32).reshape(len(all_texts), embedder.dim)
+        report.passages_embedded = len(unique)
+        report.passages_reused = len(all_texts) - len(unique)
+        tokens = {t: p.tokens for _, p, t in to_embed}
+        report.tokens_embedded = sum(tokens[t] for t in unique)
 
         rows, vecs, new_pos = [], [], 0
         for row, (kind, part) in enumerate(parts):
@@ -250,7 +280,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             "package_version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seeds": str(Path(config.seeds).resolve()),
-            "faiss": {"type": "flat", "metric": "inner_product"},
+            "faiss": faiss_settings(config),
             "bm25": {"library": "bm25s", "k1": 1.2, "b": 0.75, "text": "header + passage"},
             "counts": {"releases": len(releases), "passages": len(passages),
                        "skipped": len(report.skipped)},
@@ -259,7 +289,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         })
         gen = store.Generation(manifest, releases, passages, vectors)
         lexical = LexicalIndex.build(lexical_texts(releases, passages, config, embedder))
-        report.index_path = store.write_generation(index_dir, gen, make_faiss_index(vectors),
+        report.index_path = store.write_generation(index_dir, gen,
+                                                   make_faiss_index(vectors, manifest["faiss"]),
                                                    lexical)
         store.prune(index_dir)
         report.passages = len(passages)
@@ -272,6 +303,26 @@ def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
         return _file_stamp(Path(root) / rel)
     except OSError:
         return None
+
+
+def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
+                            old_by_id: dict[str, tuple[int, int]], config: Config,
+                            embedder: Embedder) -> dict[str, np.ndarray]:
+    """Embedding text -> stored vector, for the old passages of changed releases."""
+    if old is None or not changed:
+        return {}
+    releases = {r.id: r for r in old.releases}
+    known = {}
+    for rid in changed:
+        release = releases[rid]
+        header = context_header(release, config.chunking, embedder.count_tokens)
+        a, b = old_by_id[rid]
+        for row in range(a, b):
+            p = old.passages[row]
+            start, end = int(p["start"]), int(p["end"])
+            passage = Passage(rid, int(p["ordinal"]), start, end, release.body[start:end], 0)
+            known[embedding_text(header, passage)] = np.asarray(old.vectors[row])
+    return known
 
 
 def lexical_texts(releases: list[Release], passages: np.ndarray, config: Config,

@@ -13,7 +13,9 @@ from . import __version__
 from .config import MODES, Config, load_config
 from .errors import RagError
 
-EXIT_OK, EXIT_ERROR = 0, 1
+# Exit statuses: 0 done; 1 error (nothing changed); 2 bad command line (argparse);
+# 3 index built, but some release files were skipped (listed in the output).
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -42,7 +44,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.watch:
         _watch(config, embedder, args.interval)
-    return EXIT_OK
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 
 def _watch(config: Config, embedder, interval: float) -> None:

@@ -26,7 +26,7 @@ class ModelConfig:
 
     name: str = BUNDLED_MODEL
     batch_size: int = 32
-    precision: str = "float32"
+    precision: str = "bfloat16"
     threads: int = 0  # 0: let torch decide
 
     def validate(self) -> None:
@@ -71,13 +71,16 @@ class ChunkConfig:
 
 
 MODES = ("dense", "bm25", "hybrid")
+FAISS_TYPES = ("flat", "hnsw")
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
     """How passages are found and ranked.
 
-    ``hybrid`` fuses the dense and BM25 rankings by weighted reciprocal rank fusion:
+    ``faiss`` is the dense index: ``flat`` (exact, the default) or ``hnsw`` (approximate,
+    for corpora far beyond this one; ``hnsw_m`` links per node, ``hnsw_ef_search`` the
+    search breadth). ``hybrid`` fuses the dense and BM25 rankings by weighted reciprocal rank fusion:
     a passage scores ``weight / (rrf_k + rank)`` in each ranking it appears in, among
     the first ``candidates`` of each. ``since``/``until`` (YYYY-MM-DD) and ``category``
     are default filters; None means no filter.
@@ -85,6 +88,9 @@ class RetrievalConfig:
 
     top_k: int = 5
     mode: str = "hybrid"
+    faiss: str = "flat"
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
@@ -99,6 +105,12 @@ class RetrievalConfig:
                  "must be between 1 and 100")
         _require(self.mode in MODES, "retrieval.mode", self.mode,
                  f"must be one of {', '.join(MODES)}")
+        _require(self.faiss in FAISS_TYPES, "retrieval.faiss", self.faiss,
+                 f"must be one of {', '.join(FAISS_TYPES)}")
+        _require(4 <= self.hnsw_m <= 128, "retrieval.hnsw_m", self.hnsw_m,
+                 "must be between 4 and 128")
+        _require(8 <= self.hnsw_ef_search <= 4096, "retrieval.hnsw_ef_search",
+                 self.hnsw_ef_search, "must be between 8 and 4096")
         _require(1 <= self.rrf_k <= 1000, "retrieval.rrf_k", self.rrf_k,
                  "must be between 1 and 1000")
         for key in ("dense_weight", "bm25_weight"):
@@ -161,8 +173,13 @@ def parse_day(value: str, key: str) -> dt.date:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """Where the app listens; a password (with RAG_PASSWORD overriding it) asks every
+    visitor to log in as ``username``."""
+
     host: str = "127.0.0.1"
     port: int = 7860
+    username: str = "rag"
+    password: str | None = None
 
     def validate(self) -> None:
         _require(0 <= self.port <= 65535, "server.port", self.port, "must be between 0 and 65535")

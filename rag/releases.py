@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,22 @@ from .text import markdown_to_text
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+# The largest release of 2021-2025 is 250 KB; a file 8 times that is not a release.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader, except that an impossible timestamp (``date: 2022-02-30``) stays
+    text, for the date check to name, instead of raising a bare ValueError."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, AttributeError):  # AttributeError: `!!timestamp abc`
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 @dataclass(frozen=True)
@@ -129,9 +145,11 @@ def parse_release(text: str, release_id: str) -> Release:
         raise ReleaseError(f"{release_id}: binary file (contains NUL bytes)")
     header, raw_body = _split_front_matter(text, release_id)
     try:
-        meta = yaml.safe_load(header)
-    except yaml.YAMLError as exc:
-        first = str(exc).replace("\n", " ")
+        meta = yaml.load(header, Loader=_Loader)
+    # PyYAML's constructors also raise plain ValueError (`!!int abc`), RecursionError
+    # (thousands of nested brackets) and others: any of them means unusable front matter.
+    except Exception as exc:
+        first = " ".join(str(exc).split()) or type(exc).__name__
         raise ReleaseError(f"{release_id}: front matter is not valid YAML ({first})") from None
     if not isinstance(meta, dict):
         raise ReleaseError(f"{release_id}: front matter is not a mapping of keys to values")
@@ -160,13 +178,19 @@ def read_release(path: Path, root: Path) -> Release:
     """Read and parse one file; ``root`` is the seeds folder its id is relative to.
 
     Raises:
-        ReleaseError: unreadable, too large, not UTF-8, or any reason of parse_release.
+        ReleaseError: unreadable, not a regular file, too large, not UTF-8, or any
+            reason of parse_release.
     """
     release_id = path.relative_to(root).as_posix()
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # A named pipe would block the build forever, a device (a link to
+            # /dev/zero) would never end.
+            raise ReleaseError(f"{release_id}: not a regular file")
+        size = st.st_size
         if size > MAX_FILE_BYTES:
-            raise ReleaseError(f"{release_id}: file is {size / 2**20:.0f} MB, more than the "
+            raise ReleaseError(f"{release_id}: file is {size / 2**20:.1f} MB, more than the "
                                f"{MAX_FILE_BYTES // 2**20} MB a release may have")
         data = path.read_bytes()
     except OSError as exc:
@@ -213,11 +237,20 @@ def load_releases(root: str | Path) -> LoadResult:
         raise ReleaseError(f"seeds folder {root} does not exist or is not a folder")
     files, skipped = find_release_files(root)
     releases = []
+    by_url: dict[str, str] = {}
     for path in files:
         try:
-            releases.append(read_release(path, root))
+            release = read_release(path, root)
         except ReleaseError as exc:
             reason = str(exc).split(": ", 1)[-1]
             skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
             log.warning("skipped %s", exc)
+            continue
+        if release.url and release.url in by_url:
+            # The same page saved twice: citing either would be the same, so keep one.
+            skipped.append(Skipped(release.id, f"same url as {by_url[release.url]}"))
+            log.warning("skipped %s: same url as %s", release.id, by_url[release.url])
+            continue
+        by_url[release.url] = release.id
+        releases.append(release)
     return LoadResult(releases, skipped)

@@ -52,10 +52,17 @@ def check_question(question: str) -> str:
     """The question with surrounding space trimmed.
 
     Raises:
-        QuestionError: empty, or longer than MAX_QUESTION_CHARS.
+        QuestionError: empty, longer than MAX_QUESTION_CHARS, or not valid Unicode.
     """
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    try:
+        # A lone surrogate (`rag ask $'\xff'` decodes to one) would crash the tokenizer.
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuestionError(f"the question is not valid text (character {exc.start + 1} is an "
+                            "unpaired surrogate, e.g. from bytes that are not UTF-8); "
+                            "retype it") from None
     question = question.strip()
     if not question:
         raise QuestionError("the question is empty; type a question about the releases")
@@ -295,6 +302,11 @@ def load_index(path: str | Path, config: Config | None = None,
         if mismatch:
             raise IndexMismatchError(f"{gen_dir} was built with other settings: {mismatch}; "
                                      f"{store.FIX}")
+        if manifest.get("faiss", {}).get("type", "flat") != config.retrieval.faiss:
+            raise IndexMismatchError(
+                f"{gen_dir} has a {manifest.get('faiss', {}).get('type', 'flat')} FAISS index, "
+                f"the config asks for {config.retrieval.faiss}; run `rag index` to rewrite it "
+                "(no re-embedding needed)")
     elif manifest["model"].get("dim") != embedder.dim:
         raise IndexMismatchError(f"{gen_dir} has dimension {manifest['model'].get('dim')}, "
                                  f"the model gives {embedder.dim}; {store.FIX}")
@@ -304,6 +316,8 @@ def load_index(path: str | Path, config: Config | None = None,
     except RuntimeError as exc:
         raise IndexCorruptError(f"{gen_dir / store.FAISS} cannot be read "
                                 f"({str(exc).splitlines()[0][:200]}); {store.FIX}") from None
+    if hasattr(faiss_index, "hnsw") and config is not None:
+        faiss_index.hnsw.efSearch = config.retrieval.hnsw_ef_search
     if faiss_index.ntotal != len(generation.passages) or faiss_index.d != embedder.dim:
         raise IndexCorruptError(f"{gen_dir / store.FAISS} holds {faiss_index.ntotal} vectors of "
                                 f"dimension {faiss_index.d}, expected {len(generation.passages)} "

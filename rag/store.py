@@ -86,6 +86,19 @@ def read_manifest(gen_dir: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexCorruptError(f"{path} is not an index manifest; {FIX}")
+    if manifest["format_version"] == FORMAT_VERSION:  # other formats: callers say "mismatch"
+        # A hand-edited section of the wrong shape would otherwise fail later as a bare
+        # AttributeError or KeyError in the build, the search or the status line.
+        bad = [key for key in ("model", "chunking", "counts", "releases")
+               if not isinstance(manifest.get(key), dict)]
+        if not isinstance(manifest.get("skipped", {}), dict):
+            bad.append("skipped")
+        if "releases" not in bad and not all(isinstance(e, dict) and isinstance(e.get("hash"), str)
+                                             for e in manifest["releases"].values()):
+            bad.append("releases (an entry without a hash)")
+        if bad:
+            raise IndexCorruptError(f"{path} is damaged: {', '.join(bad)} not as written by "
+                                    f"`rag index`; {FIX}")
     return manifest
 
 
@@ -97,6 +110,9 @@ def _release_to_json(release: Release) -> str:
     }, ensure_ascii=False)
 
 
+_RELEASE_TEXT = ("id", "title", "category", "url", "published", "modified", "body")
+
+
 def read_releases(gen_dir: Path) -> list[Release]:
     path = gen_dir / RELEASES
     releases = []
@@ -105,7 +121,10 @@ def read_releases(gen_dir: Path) -> list[Release]:
             for line_no, line in enumerate(f, 1):
                 raw = json.loads(line)
                 raw["date"] = dt.date.fromisoformat(raw["date"])
-                releases.append(Release(**raw))
+                release = Release(**raw)
+                if not all(isinstance(getattr(release, k), str) for k in _RELEASE_TEXT):
+                    raise ValueError(f"line {line_no} has a field that is not text")
+                releases.append(release)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
     return releases
@@ -142,6 +161,20 @@ def read_generation(gen_dir: Path) -> Generation:
         problems.append(f"{MANIFEST} counts {counts.get('releases')} releases and "
                         f"{counts.get('passages')} passages, the files hold {len(releases)} "
                         f"and {len(passages)}")
+    elif set(manifest["releases"]) != {r.id for r in releases}:
+        problems.append(f"{MANIFEST} and {RELEASES} list different releases")
+    elif passages.dtype == PASSAGE_DTYPE and len(passages):
+        # Rows must point into releases.jsonl, in order, at spans inside the body:
+        # otherwise a search fails with an IndexError or cites an empty passage.
+        rows = np.asarray(passages["release"])
+        lengths = np.array([len(r.body) for r in releases])
+        start, end = np.asarray(passages["start"]), np.asarray(passages["end"])
+        if rows.min() < 0 or rows.max() >= len(releases) or np.any(np.diff(rows) < 0) \
+                or np.any(start < 0) or np.any(end <= start) or np.any(end > lengths[rows]):
+            problems.append(f"{PASSAGES} points outside the releases in {RELEASES}")
+    missing = [name for name in (FAISS, BM25) if not (gen_dir / name).exists()]
+    if missing:
+        problems.append(f"{' and '.join(missing)} missing")
     if problems:
         raise IndexCorruptError(f"index {gen_dir} is inconsistent: {'; '.join(problems)}; {FIX}")
     return Generation(manifest, releases, passages, vectors)
@@ -211,9 +244,18 @@ def prune(index_dir: Path, keep: int = 2) -> None:
         link.unlink(missing_ok=True)
     gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()),
                   key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    # By name: ``current`` is resolved, and index_dir itself may be reached by a symlink.
+    served = [g for g in gens if current is not None and g.name == current.name]
+    newest_served = served[0].stat().st_mtime_ns if served else None
     kept = 0
     for gen in gens:
-        if gen == current or kept < keep:
+        if gen in served:
+            kept += 1
+            continue
+        # Newer than current yet never made current: a build killed before its swap.
+        # Dropping it keeps the generation readers actually had as the one kept.
+        orphan = newest_served is not None and gen.stat().st_mtime_ns > newest_served
+        if not orphan and kept < keep:
             kept += 1
             continue
         shutil.rmtree(gen, ignore_errors=True)

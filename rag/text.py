@@ -11,11 +11,19 @@ _BLOCK_TAGS = "table|thead|tbody|tfoot|tr|td|th|colgroup|col|caption|br|div|p|fi
 _INLINE_TAGS = "span|strong|em|b|i|u|s|strike|del|ins|mark|sup|sub|a|small"
 _LAYOUT_TAG_RE = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]*>", re.IGNORECASE)
 _INLINE_TAG_RE = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>]*>", re.IGNORECASE)
-_TABLE_RE = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
-_ROW_RE = re.compile(r"<tr\b.*?</tr>", re.IGNORECASE | re.DOTALL)
-_CELL_RE = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK_RE = re.compile(r"(?<!\\)\[((?:[^\]\\]|\\.)*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+# Tables, rows and cells are found as "opening tag, then the first closing tag after
+# it" by _elements below, not by `<table\b.*?</table>`: that regex rescans to the end
+# of the text from every unclosed opening tag (minutes for a file of "<table" runs).
+_TABLE_OPEN_RE = re.compile(r"<table\b", re.IGNORECASE)
+_TABLE_CLOSE_RE = re.compile(r"</table>", re.IGNORECASE)
+_ROW_OPEN_RE = re.compile(r"<tr\b", re.IGNORECASE)
+_ROW_CLOSE_RE = re.compile(r"</tr>", re.IGNORECASE)
+_CELL_OPEN_RE = re.compile(r"<t[hd]\b[^<>]*>", re.IGNORECASE)
+_CELL_CLOSE_RE = re.compile(r"</t[hd]>", re.IGNORECASE)
+# Link and image texts stop at a "[": otherwise each "[" of a run of them rescans to
+# the end of the paragraph (quadratic time on a line of "[[[[...").
+_IMAGE_RE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_LINK_RE = re.compile(r"(?<!\\)\[((?:[^\[\]\\]|\\.)*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 _LIST_ITEM_RE = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(?=\S)")
 _HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+")
 _END_MARKER_RE = re.compile(r"^\s*(?:\*\*|__)?\\?#{3}(?:\*\*|__)?\s*$")
@@ -25,15 +33,37 @@ _AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2007\u202f\u200b\ufeff]+")
 
 
-def _table_to_text(match: re.Match[str]) -> str:
+def _elements(text: str, open_re: re.Pattern[str], close_re: re.Pattern[str]):
+    """(start, inner start, inner end, end) of each element: an opening tag and the
+    first closing tag after it, as ``open.*?close`` would match, in linear time."""
+    pos = 0
+    while (opening := open_re.search(text, pos)) is not None:
+        closing = close_re.search(text, opening.end())
+        if closing is None:  # no closing tag after this one: none after a later one either
+            return
+        yield opening.start(), opening.end(), closing.start(), closing.end()
+        pos = closing.end()
+
+
+def _table_to_text(table: str) -> str:
     rows = []
-    for row in _ROW_RE.findall(match.group(0)):
-        cells = [html.unescape(_INLINE_TAG_RE.sub("", _LAYOUT_TAG_RE.sub(" ", c)))
-                 for c in _CELL_RE.findall(row)]
+    for _, row_start, row_end, _ in _elements(table, _ROW_OPEN_RE, _ROW_CLOSE_RE):
+        row = table[row_start:row_end]
+        cells = [html.unescape(_INLINE_TAG_RE.sub("", _LAYOUT_TAG_RE.sub(" ", row[a:b])))
+                 for _, a, b, _ in _elements(row, _CELL_OPEN_RE, _CELL_CLOSE_RE)]
         cells = [" ".join(c.split()) for c in cells]
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n\n" + "\n\n".join(rows) + "\n\n"
+
+
+def _tables_to_text(text: str) -> str:
+    parts, pos = [], 0
+    for start, _, _, end in _elements(text, _TABLE_OPEN_RE, _TABLE_CLOSE_RE):
+        parts += [text[pos:start], _table_to_text(text[start:end])]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def _inline(text: str) -> str:
@@ -57,7 +87,7 @@ def markdown_to_text(markdown: str) -> str:
     character (curly quotes, dashes, literal ``<`` ...) is kept as it is.
     """
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
-    text = _TABLE_RE.sub(_table_to_text, text)
+    text = _tables_to_text(text)
     paragraphs: list[str] = []
     current: list[str] = []
 
@@ -97,7 +127,9 @@ mt ft ave blvd dept est approx fig ph.d u.s u.n u.k e.u d.c a.m p.m i.e e.g u.s.
 
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and
 # something that can start a sentence.
-_BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$])")
+# subtle: the look-behind starts a match only at the first mark of a run; without it
+# every "." of a long run of dots rescans the run (minutes for a line of dots).
+_BOUNDARY_RE = re.compile(r"(?<![.!?])[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$])")
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 
 

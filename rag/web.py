@@ -193,6 +193,11 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     state = AppState(config, ensure_index(config))
     host = host or os.environ.get("GRADIO_SERVER_NAME") or config.server.host
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or config.server.port)
+    password = os.environ.get("RAG_PASSWORD") or config.server.password
+    auth = (config.server.username, password) if password else None
     demo = build_app(state)
+    # A bounded queue: past 64 waiting questions, new ones are refused at once rather
+    # than piling up; two answer at a time (the machine's cores).
     demo.queue(max_size=64, default_concurrency_limit=2)
-    demo.launch(server_name=host, server_port=port, css=CSS, show_error=False)
+    demo.launch(server_name=host, server_port=port, css=CSS, show_error=False, auth=auth,
+                max_file_size="1mb")

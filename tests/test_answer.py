@@ -8,7 +8,7 @@ from rag.answer import NO_ANSWER
 from rag.build import build_index
 from rag.config import AnswerConfig
 from rag.search import load_index
-from conftest import FakeEmbedder
+
 
 
 @pytest.fixture

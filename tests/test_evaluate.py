@@ -16,8 +16,9 @@ from rag.config import config_from_dict
 from rag.errors import ConfigError
 from rag.evaluate import (EvalQuestion, EvalReport, QuestionResult, abstention_precision_recall,
                           add_parser, answer_correct, calibrate, doc_recall_at_k, evaluate,
-                          evaluate_beir, format_table, gold_rank, load_beir, load_questions,
+                          format_table, gold_rank, load_questions,
                           mrr_at_k, ndcg_at_k, percentiles_ms, recall_at_k)
+from rag.beir import evaluate_beir, load_beir
 from rag.search import Hit, load_index
 
 BEIR_SMALL = REPO / "tests" / "data" / "beir_small"

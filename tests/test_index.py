@@ -2,7 +2,6 @@
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +230,46 @@ def test_bad_questions(config, embedder, question, top_k, message):
     index = load_index(config.index, config, embedder)
     with pytest.raises(QuestionError, match=message):
         index.retrieve(question, top_k)
+
+
+def test_hnsw_index_is_selectable_without_reembedding(config, embedder):
+    build_index(config, embedder, progress=False)
+    flat = load_index(config.index, config, embedder)
+    hnsw_config = config.replace(retrieval=config.retrieval.__class__(faiss="hnsw"))
+    with pytest.raises(IndexMismatchError, match="has a flat FAISS index, the config asks for "
+                                                 "hnsw; run `rag index`"):
+        load_index(config.index, hnsw_config, embedder)
+    embedder.embedded.clear()
+    report = build_index(hnsw_config, embedder, progress=False)
+    assert report.wrote and embedder.embedded == [] and not report.full
+    hnsw = load_index(config.index, hnsw_config, embedder)
+    assert hnsw.manifest["faiss"] == {"type": "hnsw", "metric": "inner_product", "m": 32}
+    for q in ["battle groups Hungary", "free tests", "oil barrels"]:
+        v = embedder.embed([q])[0]
+        # Same scores as the exact index (rows may differ only among tied scores).
+        assert np.allclose(hnsw.search_vectors(v, 3)[1], flat.search_vectors(v, 3)[1], atol=1e-5)
+
+
+def test_an_edit_reembeds_only_the_passages_it_changed(config, embedder, seeds):
+    from conftest import NATO
+
+    build_index(config, embedder, progress=False)
+    path = seeds / "statements-releases/2022-03/nato.md"
+    embedder.embedded.clear()
+    write_release(seeds, "statements-releases/2022-03/nato.md", "NATO summit statement",
+                  "2022-03-24", NATO + "\n\nA new closing paragraph about the summit in June.")
+    report = build_index(config, embedder, progress=False)
+    assert report.changed == ["statements-releases/2022-03/nato.md"]
+    assert report.passages_reused >= 1
+    assert report.passages_embedded == len(embedder.embedded) >= 1
+    assert all("closing paragraph" in t for t in embedder.embedded)
+    assert "reused" in report.summary() and path.exists()
+
+
+def test_identical_passages_are_embedded_once(config, embedder, seeds):
+    for name in ("a", "b", "c"):
+        write_release(seeds, f"dup/{name}.md", "Same title", "2022-03-01",
+                      "Boilerplate paragraph that every release repeats.",
+                      url=f"https://example.gov/{name}")
+    report = build_index(config, embedder, progress=False)
+    assert report.passages == report.passages_embedded + 2 and report.passages_reused == 2
