@@ -110,6 +110,15 @@ def embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+@pytest.fixture
+def fake_model(monkeypatch) -> FakeEmbedder:
+    """Whatever loads "the model" (the CLI, load_index) gets the fake embedder."""
+    embedder = FakeEmbedder()
+    monkeypatch.setattr("rag.embedding.load_embedder", lambda config: embedder)
+    monkeypatch.setattr("rag.search.load_embedder", lambda config: embedder)
+    return embedder
+
+
 HOSTILE = """
 A release that tries to inject markup: <script>window.xssFlag = 1; alert("xss")</script>
 and an image <img src=x onerror="window.xssFlag = 2; alert('img')"> in the text of the

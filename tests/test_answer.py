@@ -63,11 +63,9 @@ def test_to_dict_shape(index):
     json.dumps(data)
 
 
-def test_cli_ask_json(monkeypatch, config, embedder, capsys, tmp_path):
+def test_cli_ask_json(fake_model, config, capsys, tmp_path):
     from rag import cli
 
-    monkeypatch.setattr("rag.embedding.load_embedder", lambda c: embedder)
-    monkeypatch.setattr("rag.search.load_embedder", lambda c: embedder)
     conf = tmp_path / "rag.yaml"
     conf.write_text(f"seeds: {config.seeds}\nindex: {config.index}\n"
                     "chunking:\n  max_tokens: 40\n  header_tokens: 16\n"

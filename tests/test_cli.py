@@ -5,15 +5,6 @@ import json
 import pytest
 
 from rag import cli
-from conftest import FakeEmbedder
-
-
-@pytest.fixture
-def fake_model(monkeypatch):
-    embedder = FakeEmbedder()
-    monkeypatch.setattr("rag.embedding.load_embedder", lambda config: embedder)
-    monkeypatch.setattr("rag.search.load_embedder", lambda config: embedder)
-    return embedder
 
 
 @pytest.fixture

@@ -42,15 +42,6 @@ QUESTIONS = ["Which countries received new battle groups?", "free COVID tests ho
 
 
 @pytest.fixture
-def fake_model(monkeypatch):
-    """The CLI loads the fake embedder instead of the model (as in test_cli.py)."""
-    embedder = FakeEmbedder()
-    monkeypatch.setattr("rag.embedding.load_embedder", lambda config: embedder)
-    monkeypatch.setattr("rag.search.load_embedder", lambda config: embedder)
-    return embedder
-
-
-@pytest.fixture
 def conf(tmp_path, config) -> str:
     """A rag.yaml with the same settings as the ``config`` fixture."""
     path = tmp_path / "rag.yaml"
