@@ -91,8 +91,9 @@ def read_manifest(gen_dir: Path) -> dict[str, Any]:
         # AttributeError or KeyError in the build, the search or the status line.
         bad = [key for key in ("model", "chunking", "counts", "releases")
                if not isinstance(manifest.get(key), dict)]
-        if not isinstance(manifest.get("skipped", {}), dict):
-            bad.append("skipped")
+        for key in ("skipped", "faiss"):  # optional sections
+            if not isinstance(manifest.get(key, {}), dict):
+                bad.append(key)
         if "releases" not in bad and not all(isinstance(e, dict) and isinstance(e.get("hash"), str)
                                              for e in manifest["releases"].values()):
             bad.append("releases (an entry without a hash)")

@@ -188,16 +188,29 @@ def build_app(state: AppState):
     return demo
 
 
+def launch_options(config: Config, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``Blocks.launch``: where to listen, the optional login
+    (``server.password`` or RAG_PASSWORD), and the limits on what a visitor may send."""
+    environ = os.environ if environ is None else environ
+    password = environ.get("RAG_PASSWORD") or config.server.password
+    return {
+        "server_name": environ.get("GRADIO_SERVER_NAME") or config.server.host,
+        "server_port": int(environ.get("GRADIO_SERVER_PORT") or config.server.port),
+        "auth": (config.server.username, password) if password else None,
+        "max_file_size": "1mb",  # the app takes no uploads; refuse big bodies early
+        "css": CSS,
+        "show_error": False,
+    }
+
+
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
     """Build the index if needed, then serve the app until interrupted."""
     state = AppState(config, ensure_index(config))
-    host = host or os.environ.get("GRADIO_SERVER_NAME") or config.server.host
-    port = port or int(os.environ.get("GRADIO_SERVER_PORT") or config.server.port)
-    password = os.environ.get("RAG_PASSWORD") or config.server.password
-    auth = (config.server.username, password) if password else None
+    options = launch_options(config)
+    options["server_name"] = host or options["server_name"]
+    options["server_port"] = port or options["server_port"]
     demo = build_app(state)
     # A bounded queue: past 64 waiting questions, new ones are refused at once rather
     # than piling up; two answer at a time (the machine's cores).
     demo.queue(max_size=64, default_concurrency_limit=2)
-    demo.launch(server_name=host, server_port=port, css=CSS, show_error=False, auth=auth,
-                max_file_size="1mb")
+    demo.launch(**options)

@@ -34,7 +34,8 @@ PIECES = st.sampled_from([
     "[", "]", "*", "**", "_", "__", "#", "# ", "## ", "> ", "- ", "1. ", "\\", "\\###",
     "<", ">", "<b>", "</b>", "<table>", "<tr>", "<td>", "</td>", "</tr>", "</table>",
     "<script>", "[a](b)", "![x](y)", "<http://x.y>", "&amp;", "A", "The", "word",
-    "President", "Ukraine", "2022", "$1", "%", "42", "é", "ß", "İ", "ﬁ", "日本語", "🇺🇦",
+    "President", "Ukraine", "2022", "$1", "%", "42", "é", "ß", "İ", "ﬁ", "日本語",
+    "🇺🇦",
     "👍🏽", "مرحبا", "שלום", "\u200b", "\u202e", "\ufeff", "x" * 300, "ab" * 120,
 ])
 MARKDOWNISH = st.lists(st.one_of(PIECES, st.text(max_size=12)), max_size=60).map("".join)

@@ -2,11 +2,11 @@
 while answering, and hostile questions (fake embedder; the kill tests run a build in a
 subprocess with the same fake embedder, so no model is loaded anywhere).
 
-Unreadable files: the tests run as root in CI, and root reads a chmod-000 file or folder
-anyway. So the files are chmod-000'ed as usual *and*, when ``os.geteuid() == 0``,
-``Path.read_bytes`` (for the file) and ``os.scandir`` (for the folder) are monkeypatched
-to raise the PermissionError a normal user would get; the code under test sees the
-same error either way.
+Unreadable files: these tests may run as root (they do in this sandbox), and root reads
+a chmod-000 file or folder anyway. So the files are chmod-000'ed as usual *and*, when
+``os.geteuid() == 0``, ``Path.read_bytes`` (for the file) and ``os.scandir`` (for the
+folder) are monkeypatched to raise the PermissionError a normal user would get; the code
+under test sees the same error either way.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ import pytest
 
 from rag import cli, store
 from rag.build import build_index
+from rag.chunking import chunk_release
+from rag.config import ChunkConfig, config_from_dict
 from rag.errors import IndexCorruptError, IndexLockedError, QuestionError, RagError
-from rag.releases import MAX_FILE_BYTES, load_releases, read_release
+from rag.releases import MAX_FILE_BYTES, load_releases, parse_release, read_release
 from rag.render import answer_markdown, escape_markdown, sources_html
 from rag.search import load_index
 from rag.web import ALL_CATEGORIES, AppState, respond
@@ -58,7 +60,7 @@ def _one_line_error(capsys, *needles: str) -> str:
     return err
 
 
-# --- 1. Bad input files --------------------------------------------------------------------
+# --- Bad input files -----------------------------------------------------------------------
 
 def _deny(monkeypatch, path: Path, what: str) -> None:
     """Make ``path`` unreadable: chmod 000, plus a simulated EACCES when running as root."""
@@ -119,7 +121,8 @@ def mixed_seeds(seeds: Path, monkeypatch):
         "picture.md": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)),
                        r"binary file \(contains NUL bytes\)"),
         "empty.md": ("", r"no front matter \(the file must start with a '---' line\)"),
-        "blank-body.md": ("---\ntitle: T\ndate: '2022-03-01'\n---\n \n\t\n\u00a0\n\n", "empty body"),
+        "blank-body.md": ("---\ntitle: T\ndate: '2022-03-01'\n---\n \n\t\n\u00a0\n\n",
+                          "empty body"),
         "huge.md": (release_text("Huge", "2022-03-01", "Word " * (4 * 2**20)),
                     r"file is 20\.0 MB, more than the 2 MB a release may have"),
     }
@@ -228,9 +231,6 @@ def test_cli_index_exit_status_3_skipped_0_clean_1_failure(fake_model, conf, con
 def test_pathological_release_is_read_and_chunked_in_bounded_time(tmp_path, embedder, body):
     """Each of these once took minutes to hours (a regex rescanning the rest of the text
     from every position); the bound is loose, far above the linear time now taken."""
-    from rag.chunking import chunk_release
-    from rag.config import ChunkConfig
-
     path = write_release(tmp_path, "evil.md", "Evil", "2022-03-01", body + "\n\nThe end.")
     started = time.perf_counter()
     release = read_release(path, tmp_path)
@@ -240,15 +240,13 @@ def test_pathological_release_is_read_and_chunked_in_bounded_time(tmp_path, embe
 
 
 def test_deeply_nested_front_matter_is_a_release_error():
-    path_text = "---\ntitle: " + "[" * 5000 + "]" * 5000 + "\ndate: '2022-03-01'\n---\nBody.\n"
-    from rag.releases import parse_release
-
+    text = "---\ntitle: " + "[" * 5000 + "]" * 5000 + "\ndate: '2022-03-01'\n---\nBody.\n"
     with pytest.raises(RagError, match=r"^deep\.md: front matter is not valid YAML \(maximum "
                                        r"recursion depth exceeded"):
-        parse_release(path_text, "deep.md")
+        parse_release(text, "deep.md")
 
 
-# --- 3. Crashes, locks and corruption ---------------------------------------------------------
+# --- Crashes, locks and corruption ---------------------------------------------------------
 
 # The build a test kills: the fake embedder, and a pause (marker file written first) at
 # one point: inside embed, before vectors.npy is written, or before `current` is swapped.
@@ -464,7 +462,7 @@ def test_damaged_index_is_refused_in_one_line_naming_file_and_fix(fake_model, co
     assert json.loads(capsys.readouterr().out)
 
 
-# --- 4. Rebuilds while answering ----------------------------------------------------------------
+# --- Rebuilds while answering --------------------------------------------------------------
 
 def _wait_for_rebuild(state: AppState, timeout: float = 60) -> None:
     # rebuild() sets _building before it returns and the thread clears it when done
@@ -534,12 +532,10 @@ def test_rebuild_swaps_index_without_failed_or_mixed_answers(config, embedder, s
     assert "second extra round" in state.index.retrieve("second extra round of tests", 1)[0].text
 
 
-# --- 5. Hostile and odd questions ------------------------------------------------------------------
+# --- Hostile and odd questions -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory):
-    from rag.config import config_from_dict
-
     root = tmp_path_factory.mktemp("hostile")
     seeds = root / "seeds"
     write_release(seeds, "a/nato.md", "NATO summit statement", "2022-03-24", NATO)

@@ -1,0 +1,77 @@
+"""The Gradio app in-process (fake embedder): launch options, login, files, status."""
+
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from rag.build import build_index
+from rag.config import ServerConfig
+from rag.search import load_index
+from rag.web import AppState, build_app, launch_options
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url: str, data: bytes | None = None) -> int:
+    try:
+        return urllib.request.urlopen(url, data, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def state(config, embedder):
+    build_index(config, embedder, progress=False)
+    return AppState(config, load_index(config.index, config, embedder))
+
+
+def test_launch_options_default_to_loopback_without_login(config):
+    options = launch_options(config, environ={})
+    assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
+    assert options["auth"] is None and options["max_file_size"] == "1mb"
+
+
+def test_password_from_config_or_environment(config):
+    with_password = config.replace(server=ServerConfig(password="hunter2"))
+    assert launch_options(with_password, environ={})["auth"] == ("rag", "hunter2")
+    options = launch_options(config, environ={"RAG_PASSWORD": "s3cret",
+                                              "GRADIO_SERVER_NAME": "0.0.0.0",
+                                              "GRADIO_SERVER_PORT": "8000"})
+    assert options["auth"] == ("rag", "s3cret")
+    assert (options["server_name"], options["server_port"]) == ("0.0.0.0", 8000)
+
+
+@pytest.mark.parametrize("password", [None, "s3cret"])
+def test_login_is_required_when_a_password_is_set(state, config, password):
+    options = launch_options(config.replace(server=ServerConfig(password=password)),
+                             environ={})
+    options.update(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    demo = build_app(state)
+    demo.queue(max_size=64)
+    demo.launch(**options)
+    base = f"http://127.0.0.1:{options['server_port']}"
+    try:
+        assert _status(base + "/") == 200
+        assert _status(base + "/config") == (401 if password else 200)
+        # No file of the machine is served, logged in or not.
+        assert _status(base + "/gradio_api/file=/etc/passwd") in (403, 404, 401)
+        if password:
+            wrong = urllib.parse.urlencode({"username": "rag", "password": "nope"}).encode()
+            right = urllib.parse.urlencode({"username": "rag", "password": password}).encode()
+            assert _status(base + "/login", wrong) == 400
+            assert _status(base + "/login", right) == 200
+    finally:
+        demo.close()
+
+
+def test_status_reports_index_and_staleness(state, seeds):
+    assert "3 releases" in state.status() and "⚠️" not in state.status()
+    (seeds / "statements-releases/2022-03/oil.md").unlink()
+    assert "⚠️ The releases changed since this index was built \\(1 removed\\)" in state.status()
