@@ -53,17 +53,13 @@ import argparse
 import concurrent.futures
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import Any, Sequence
 
 # Before gradio_client is imported: its Client reads this to decide on telemetry.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -72,11 +68,11 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 import numpy as np  # noqa: E402
 
 import rag  # noqa: E402
+from app_process import (HOST, REPO, AppError, free_port, log_tail,  # noqa: E402
+                         start_app, stop_app, wait_until_up)
 from rag.render import answer_markdown  # noqa: E402
 from rag.web import ALL_CATEGORIES  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 START_TIMEOUT = 300.0     # s for the app to load the model and index and answer its page
 REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
 LEVEL_TIMEOUT = 900.0     # s for one level; requests not started by then count as failed
@@ -85,8 +81,6 @@ POLL = 0.05               # s between looks at a running job (queue rank, first 
 WARMUP = 2                # untimed answers, in-process and over HTTP, before measuring
 PLACEHOLDER = "Searching the releases"
 ERROR_MARK = "⚠️"
-APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 # Realistic questions about the Feb-Mar 2022 releases in seeds/; cycled to reach --questions.
 QUESTIONS = (
@@ -113,7 +107,7 @@ QUESTIONS = (
 )
 
 
-class BenchError(Exception):
+class BenchError(AppError):
     """The benchmark cannot run: the app does not start, has no chat endpoint, ..."""
 
 
@@ -208,53 +202,6 @@ def _differing(outcomes: Sequence[Outcome], replies: dict[str, str]) -> int:
 
 # --- the app process -------------------------------------------------------------------
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the app binds it moments later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_app(config: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
-    """``python app.py`` on 127.0.0.1:port, its output going to ``log``."""
-    command = [sys.executable, str(REPO / "app.py"), "--config", str(config),
-               "--host", HOST, "--port", str(port)]
-    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, **APP_ENV})
-
-
-def wait_until_up(url: str, app: subprocess.Popen, timeout: float) -> float:
-    """Poll the app's page until it answers 200; return the seconds it took.
-
-    Raises:
-        BenchError: the app exited, or did not answer within ``timeout`` seconds.
-    """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if app.poll() is not None:
-            raise BenchError(f"the app exited with code {app.returncode} before answering")
-        try:
-            with opener.open(url, timeout=5) as page:
-                if page.status == 200:
-                    return time.monotonic() - started
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise BenchError(f"the app did not answer {url} within {timeout:g} s")
-
-
-def stop_app(app: subprocess.Popen) -> None:
-    """Terminate the app process we started; kill it if it does not exit in 15 s."""
-    if app.poll() is not None:
-        return
-    app.terminate()
-    try:
-        app.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        app.kill()
-        app.wait(timeout=5)
-
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a running process (Linux ``/proc``; None elsewhere)."""
@@ -265,12 +212,6 @@ def cpu_seconds(pid: int) -> float | None:
     # Fields after the ")" that closes the command name; utime and stime are 14 and 15.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _log_tail(log: IO[bytes], lines: int = 15) -> str:
-    log.flush()
-    log.seek(0)
-    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
 # --- the HTTP side ---------------------------------------------------------------------
@@ -487,8 +428,8 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
                 probe.close()
             levels = [run_level(url, auth, endpoint, inputs, users, count, app.pid)
                       for users in user_levels]
-        except BenchError as exc:
-            raise BenchError(f"{exc}\n--- app output (last lines) ---\n{_log_tail(log)}") \
+        except AppError as exc:
+            raise BenchError(f"{exc}\n--- app output (last lines) ---\n{log_tail(log)}") \
                 from None
         finally:
             stop_app(app)
@@ -598,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result = benchmark(config, args.users, args.questions, args.port)
-    except (rag.RagError, BenchError) as exc:
+    except (rag.RagError, AppError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=1, ensure_ascii=False) if args.json

@@ -45,17 +45,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import Any, Sequence
 
 # Before gradio_client is imported: its Client reads these to decide on telemetry.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -63,9 +60,9 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from app_process import (APP_ENV, HOST, REPO, AppError, free_port, log_tail,  # noqa: E402
+                         start_app, stop_app, wait_until_up)
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 BUILD_TIMEOUT = 1800.0    # s for the initial `rag index` with the real model
 START_TIMEOUT = 300.0     # s for the app to load the model and the index
 REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
@@ -74,8 +71,6 @@ RSS_EVERY = 10.0          # s between memory samples
 STATUS_POLL = 0.5         # s between looks at the status line during a rebuild
 PLACEHOLDER = "Searching the releases"
 ERROR_MARK = "⚠️"
-APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 ALL_CATEGORIES = "All categories"  # rag.web.ALL_CATEGORIES, without importing gradio code
 
 # Questions about the Feb-Mar 2022 releases in seeds/ (as in bench_serve.py), cycled.
@@ -97,7 +92,7 @@ QUESTIONS = (
 )
 
 
-class SoakError(Exception):
+class SoakError(AppError):
     """The soak cannot run: the build fails, the app does not start, no endpoint, ..."""
 
 
@@ -167,49 +162,6 @@ def edit_seed(seeds: Path, n: int) -> Path:
 
 # --- the app process -------------------------------------------------------------------------
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the app binds it moments later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_app(config: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "RAG_PASSWORD"}
-    command = [sys.executable, str(REPO / "app.py"), "--config", str(config),
-               "--host", HOST, "--port", str(port)]
-    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**env, **APP_ENV})
-
-
-def wait_until_up(url: str, app: subprocess.Popen, timeout: float) -> float:
-    """Poll the app's page until it answers 200; the seconds it took."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if app.poll() is not None:
-            raise SoakError(f"the app exited with code {app.returncode} before answering")
-        try:
-            with opener.open(url, timeout=5) as page:
-                if page.status == 200:
-                    return time.monotonic() - started
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise SoakError(f"the app did not answer {url} within {timeout:g} s")
-
-
-def stop_app(app: subprocess.Popen) -> None:
-    """Terminate the app process we started; kill it if it does not exit in 15 s."""
-    if app.poll() is not None:
-        return
-    app.terminate()
-    try:
-        app.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        app.kill()
-        app.wait(timeout=5)
-
 
 def rss_mb(pid: int) -> float | None:
     """Resident memory of a process in MB, from ``VmRSS`` in /proc/PID/status."""
@@ -219,12 +171,6 @@ def rss_mb(pid: int) -> float | None:
         return None
     match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else None
-
-
-def _log_tail(log: IO[bytes], lines: int = 15) -> str:
-    log.flush()
-    log.seek(0)
-    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
 # --- the HTTP side ---------------------------------------------------------------------------
@@ -315,7 +261,9 @@ def soak(base_config: Path, users: int, minutes: float, workdir: Path) -> dict[s
     rss: list[float] = []
 
     with tempfile.TemporaryFile(prefix="bench-soak-app-") as log:
-        app = start_app(config, port, log)
+        # The soak's own app has no login, whatever this shell sets.
+        app = start_app(config, port, log, environ={k: v for k, v in os.environ.items()
+                                                    if k != "RAG_PASSWORD"})
         try:
             startup = wait_until_up(url, app, START_TIMEOUT)
             probe = connect(url)
@@ -369,8 +317,8 @@ def soak(base_config: Path, users: int, minutes: float, workdir: Path) -> dict[s
             if value is not None:
                 rss.append(value)
             probe.close()
-        except SoakError as exc:
-            raise SoakError(f"{exc}\n--- app output (last lines) ---\n{_log_tail(log)}") from None
+        except AppError as exc:
+            raise SoakError(f"{exc}\n--- app output (last lines) ---\n{log_tail(log)}") from None
         finally:
             stop_app(app)
 
@@ -465,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rag-soak-"))
     try:
         result = soak(base, args.users, args.minutes, workdir)
-    except (SoakError, subprocess.TimeoutExpired) as exc:
+    except (AppError, subprocess.TimeoutExpired) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
