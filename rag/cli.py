@@ -82,11 +82,9 @@ def _filters(args: argparse.Namespace) -> dict:
 
 
 def _window_line(window) -> str:
-    if window is None:
-        return ""
-    source = "from the question" if window.text != "filter" else "filter"
-    return f"(dates: {window.describe()}, {source}: {window.text!r})" if source != "filter" \
-        else f"(dates: {window.describe()})"
+    if window.text == "filter":
+        return f"(dates: {window.describe()})"
+    return f"(dates: {window.describe()}, from the question: {window.text!r})"
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -16,15 +16,16 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The chat reply: quoted sentences with their [n] markers, and the date window used."""
+def answer_markdown(answer: Answer, show_window: bool = True) -> str:
+    """The chat reply: quoted sentences with their [n] markers, and the date window used
+    (unless ``show_window`` is false, as while the reply is still being streamed)."""
     if answer.abstained:
         text = f"**{escape_markdown(answer.text)}**"
         if answer.sources:
             text += "\n\nThe nearest passages are listed under Sources."
     else:
         text = " ".join(f"“{escape_markdown(q.text)}” \\[{q.source}\\]" for q in answer.quotes)
-    if answer.date_window is not None:
+    if show_window and answer.date_window is not None:
         w = answer.date_window
         origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
         text += f"\n\n*Dates: {escape_markdown(w.describe())} ({origin})*"

@@ -11,12 +11,12 @@ import numpy as np
 
 from . import store
 from .build import Staleness, check_staleness, index_settings, settings_mismatch
-from .config import MODES, AnswerConfig, Config, ModelConfig, RetrievalConfig
+from .config import MODES, AnswerConfig, Config, ModelConfig, RetrievalConfig, parse_day
 from .dates import DateWindow, find_date_window, strip_date_expression
 from .fusion import merge_spans, reciprocal_rank_fusion, top_rows
 from .lexical import LexicalIndex, analyse
 from .embedding import Embedder, load_embedder
-from .errors import IndexCorruptError, IndexMismatchError, QuestionError
+from .errors import ConfigError, IndexCorruptError, IndexMismatchError, QuestionError
 from .releases import Release
 
 MAX_QUESTION_CHARS = 2000
@@ -262,9 +262,9 @@ def _day(value: dt.date | str | None, name: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise QuestionError(f"{name} = {value!r} must be a date written YYYY-MM-DD") from None
+        return parse_day(value, name)
+    except ConfigError as exc:  # a per-call filter is part of the question, not the config
+        raise QuestionError(str(exc)) from None
 
 
 def load_index(path: str | Path, config: Config | None = None,

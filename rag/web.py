@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -135,9 +136,8 @@ def respond(state: AppState, message: str, history: list[dict], since: str, unti
         return
     # Stream the reply quote by quote, as the answer is laid out.
     for shown in range(1, len(answer.quotes) + 1):
-        partial = answer.__class__(**{**answer.__dict__, "quotes": answer.quotes[:shown]})
-        content = answer_markdown(partial) if shown == len(answer.quotes) else \
-            answer_markdown(partial).split("\n\n*Dates:")[0]
+        partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
+        content = answer_markdown(partial, show_window=shown == len(answer.quotes))
         yield history + [{"role": "assistant", "content": content}], panel
 
 
