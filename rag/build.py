@@ -17,7 +17,8 @@ from .config import Config
 from .embedding import Embedder
 from .lexical import LexicalIndex
 from .errors import IndexNotFoundError, RagError
-from .releases import LoadResult, Release, Skipped, find_release_files, load_releases
+from .releases import (LoadResult, Release, Skipped, file_stamp, find_release_files,
+                       load_releases)
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,6 @@ def settings_mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str
     return ""
 
 
-def _file_stamp(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
-
-
 def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
     """Embed in batches of similar length (longest first), so little of each batch
     is padding; the vectors come back in the order of ``texts``."""
@@ -141,7 +137,27 @@ def make_faiss_index(vectors: np.ndarray, settings: dict[str, Any] | None = None
     return index
 
 
-def _previous(index_dir: Path, expected: dict[str, Any], full: bool):
+@dataclass
+class _Previous:
+    """The current generation, read for reuse by the next one."""
+
+    gen: store.Generation
+    lexical: LexicalIndex
+    by_id: dict[str, Release] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {r.id: r for r in self.gen.releases}
+
+    def reuse(self, release_id: str, stamp: list[int]) -> Release | None:
+        """The stored release of a file whose stamp is the one recorded when it was read."""
+        entry = self.gen.manifest["releases"].get(release_id)
+        if entry is None or entry.get("stamp") != stamp:
+            return None
+        return self.by_id.get(release_id)
+
+
+def _previous(index_dir: Path, expected: dict[str, Any],
+              full: bool) -> tuple[_Previous | None, str]:
     """The current generation to reuse, or None and why a full build is needed."""
     if full:
         return None, "--full"
@@ -153,12 +169,16 @@ def _previous(index_dir: Path, expected: dict[str, Any], full: bool):
         return None, f"previous index unusable: {exc}"
     try:
         gen = store.read_generation(gen_dir)
+        mismatch = settings_mismatch(gen.manifest, expected)
+        if mismatch:
+            return None, mismatch
+        lexical = LexicalIndex.load(gen_dir / store.BM25)
     except RagError as exc:
         return None, f"previous index unusable: {exc}"
-    mismatch = settings_mismatch(gen.manifest, expected)
-    if mismatch:
-        return None, mismatch
-    return gen, ""
+    if lexical.size != len(gen.passages):
+        return None, (f"previous index unusable: {gen_dir / store.BM25} covers {lexical.size} "
+                      f"passages, the index has {len(gen.passages)}")
+    return _Previous(gen, lexical), ""
 
 
 def build_index(config: Config, embedder: Embedder, *, full: bool = False,
@@ -194,9 +214,12 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
     index_dir = Path(config.index)
     with store.build_lock(index_dir, wait=lock_wait):
         store.prune(index_dir)
-        loaded = load_releases(config.seeds) if releases is None else LoadResult(releases, [])
+        previous, reason = _previous(index_dir, expected, full)
+        old = previous.gen if previous is not None else None
+        # Files whose stamp is unchanged since the last build are not parsed again.
+        loaded = LoadResult(releases, []) if releases is not None else load_releases(
+            config.seeds, reuse=previous.reuse if previous is not None else None)
         report = BuildReport(skipped=loaded.skipped)
-        old, reason = _previous(index_dir, expected, full)
         report.full, report.reason = old is None, reason
         old_by_id = {}
         old_hashes: dict[str, str] = {}
@@ -212,21 +235,28 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
 
         to_embed: list[tuple[int, Passage, str]] = []  # (release row, passage, text)
         parts: list[tuple[str, Any]] = []  # ("old", (a, b)) or ("new", [passages])
+        # The same rows for BM25, with the texts of new passages: header + passage, the
+        # text the model embeds, so titles and dates count as lexical evidence too.
+        lexical_parts: list[tuple[str, Any]] = []
         for row, release in enumerate(releases):
             h = release.content_hash
             if old_hashes.get(release.id) == h:
                 report.unchanged += 1
                 parts.append(("old", old_by_id[release.id]))
+                lexical_parts.append(parts[-1])
                 continue
             (report.changed if release.id in old_hashes else report.added).append(release.id)
             count = embedder.count_tokens
             header = context_header(release, config.chunking, count)
             chunks = chunk_release(release, config.chunking, count)
+            texts = [embedding_text(header, p) for p in chunks]
             parts.append(("new", chunks))
-            to_embed.extend((row, p, embedding_text(header, p)) for p in chunks)
+            lexical_parts.append(("new", texts))
+            to_embed.extend((row, p, t) for p, t in zip(chunks, texts))
 
-        entries = _release_entries(releases, config.seeds)
-        skipped = {s.path: {"reason": s.reason, "stamp": _stamp_or_none(config.seeds, s.path)}
+        entries = _release_entries(releases, config.seeds, loaded.stamps)
+        skipped = {s.path: {"reason": s.reason, "stamp": loaded.stamps.get(s.path)
+                            or _stamp_or_none(config.seeds, s.path)}
                    for s in report.skipped}
         if old is not None and not (report.added or report.changed or report.removed) \
                 and _stamps(old.manifest["releases"]) == entries \
@@ -271,6 +301,10 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         vectors = (np.concatenate(vecs) if vecs else np.zeros((0, embedder.dim))).astype(
             np.float32, copy=False)
 
+        # Unchanged releases' postings are carried over; only new passages are analysed.
+        lexical = LexicalIndex.assemble(lexical_parts,
+                                        previous.lexical if previous is not None else None)
+
         starts = np.searchsorted(passages["release"], np.arange(len(releases) + 1))
         for row, release in enumerate(releases):
             entries[release.id]["passages"] = [
@@ -281,14 +315,14 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seeds": str(Path(config.seeds).resolve()),
             "faiss": faiss_settings(config),
-            "bm25": {"library": "bm25s", "k1": 1.2, "b": 0.75, "text": "header + passage"},
+            "bm25": dict(lexical.settings, text="header + passage",
+                         files="params.json vocab.json indptr.npy rows.npy tf.npy lengths.npy"),
             "counts": {"releases": len(releases), "passages": len(passages),
                        "skipped": len(report.skipped)},
             "releases": entries,
             "skipped": skipped,
         })
         gen = store.Generation(manifest, releases, passages, vectors)
-        lexical = LexicalIndex.build(lexical_texts(releases, passages, config, embedder))
         report.index_path = store.write_generation(index_dir, gen,
                                                    make_faiss_index(vectors, manifest["faiss"]),
                                                    lexical)
@@ -300,7 +334,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
 
 def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
     try:
-        return _file_stamp(Path(root) / rel)
+        return file_stamp(Path(root) / rel)
     except OSError:
         return None
 
@@ -325,22 +359,12 @@ def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
     return known
 
 
-def lexical_texts(releases: list[Release], passages: np.ndarray, config: Config,
-                  embedder: Embedder) -> list[str]:
-    """What BM25 indexes per passage: the same header + passage text the model embeds,
-    so titles and dates count as lexical evidence too."""
-    headers = [context_header(r, config.chunking, embedder.count_tokens) for r in releases]
-    texts = []
-    for row in passages:
-        release_row = int(row["release"])
-        body = releases[release_row].body
-        texts.append(f"{headers[release_row]}\n{body[int(row['start']):int(row['end'])]}")
-    return texts
-
-
-def _release_entries(releases: list[Release], root: Path) -> dict[str, Any]:
-    """Per release: content hash and file stamp (size, mtime); passage ids come later."""
-    return {r.id: {"hash": r.content_hash, "stamp": _stamp_or_none(root, r.id)}
+def _release_entries(releases: list[Release], root: Path,
+                     stamps: dict[str, list[int]]) -> dict[str, Any]:
+    """Per release: content hash and file stamp (size, mtime, as taken before the file
+    was read); passage ids come later."""
+    return {r.id: {"hash": r.content_hash,
+                   "stamp": stamps[r.id] if r.id in stamps else _stamp_or_none(root, r.id)}
             for r in releases}
 
 
@@ -386,7 +410,7 @@ def check_staleness(manifest: dict[str, Any], seeds: Path) -> Staleness:
         rid = path.relative_to(seeds).as_posix()
         present.add(rid)
         try:
-            stamp = _file_stamp(path)
+            stamp = file_stamp(path)
         except OSError:
             continue
         entry = indexed.get(rid) or skipped.get(rid)

@@ -7,8 +7,9 @@ import hashlib
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -72,8 +73,17 @@ class Skipped:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """The releases loaded, the files skipped, and each file's stamp (see ``file_stamp``)
+    taken before it was read, by path relative to the seeds folder."""
+
     releases: list[Release]
     skipped: list[Skipped]
+    stamps: dict[str, list[int]] = field(default_factory=dict)
+
+
+# Given a file's id and stamp, a Release known to have been read from it at that stamp
+# (or None to read the file).
+Reuse = Callable[[str, list[int]], Release | None]
 
 
 def _split_front_matter(text: str, where: str) -> tuple[str, str]:
@@ -226,8 +236,25 @@ def find_release_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
-def load_releases(root: str | Path) -> LoadResult:
+def file_stamp(path: Path) -> list[int]:
+    """A file's size and modification time in ns: equal stamps are taken as equal content.
+
+    Raises:
+        OSError: the file cannot be stat'ed.
+    """
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def load_releases(root: str | Path, reuse: Reuse | None = None) -> LoadResult:
     """Load every release below ``root``; bad files are skipped with a warning.
+
+    Args:
+        root: the seeds folder.
+        reuse: called with a regular file's id and stamp before it is read; a Release it
+            returns is used instead of parsing the file (an incremental build passes the
+            releases of the last index whose file stamps are unchanged). Reused releases
+            go through the same duplicate-url check as parsed ones.
 
     Raises:
         ReleaseError: ``root`` is not a folder (a bad file never raises).
@@ -237,13 +264,27 @@ def load_releases(root: str | Path) -> LoadResult:
         raise ReleaseError(f"seeds folder {root} does not exist or is not a folder")
     files, skipped = find_release_files(root)
     releases = []
+    stamps: dict[str, list[int]] = {}
     by_url: dict[str, str] = {}
     for path in files:
+        rid = path.relative_to(root).as_posix()
+        release = None
         try:
-            release = read_release(path, root)
+            # Stamped before reading: a file changed while being read gets a new stamp
+            # the next time, so it is never reused with stale content.
+            st = path.stat()
+            stamps[rid] = [st.st_size, st.st_mtime_ns]
+            # Only a regular file of allowed size may be reused; anything else is read,
+            # and read_release says why it is skipped.
+            if reuse is not None and stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE_BYTES:
+                release = reuse(rid, stamps[rid])
+        except OSError:
+            pass  # read_release reports it
+        try:
+            release = release or read_release(path, root)
         except ReleaseError as exc:
             reason = str(exc).split(": ", 1)[-1]
-            skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
+            skipped.append(Skipped(rid, reason))
             log.warning("skipped %s", exc)
             continue
         if release.url and release.url in by_url:
@@ -253,4 +294,4 @@ def load_releases(root: str | Path) -> LoadResult:
             continue
         by_url[release.url] = release.id
         releases.append(release)
-    return LoadResult(releases, skipped)
+    return LoadResult(releases, skipped, stamps)

@@ -31,7 +31,7 @@ import numpy as np
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
 from .releases import Release
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "current"
 MANIFEST = "manifest.json"
 RELEASES = "releases.jsonl"
