@@ -273,3 +273,126 @@ def test_identical_passages_are_embedded_once(config, embedder, seeds):
                       url=f"https://example.gov/{name}")
     report = build_index(config, embedder, progress=False)
     assert report.passages == report.passages_embedded + 2 and report.passages_reused == 2
+
+
+# --- Incremental builds: only changed files are parsed, BM25 assembled from the last index ---
+
+def _many_releases(seeds, n=30):
+    for i in range(n):
+        write_release(seeds, f"many/{i:02d}.md", f"Release number {i} on topic {i % 7}",
+                      f"2022-01-{i % 28 + 1:02d}",
+                      f"Paragraph {i} about tariffs, ports and topic {i % 7} in depth.\n\n"
+                      f"A second paragraph of release {i} naming grain and shipping lanes.")
+
+
+def _count_parses(monkeypatch) -> list[str]:
+    import rag.releases
+
+    parsed: list[str] = []
+    read = rag.releases.read_release
+
+    def counting(path, root):
+        parsed.append(path.relative_to(root).as_posix())
+        return read(path, root)
+    monkeypatch.setattr(rag.releases, "read_release", counting)
+    return parsed
+
+
+def _same_lexical_scores(a, b, queries):
+    from rag.lexical import analyse
+
+    for query in queries:
+        assert np.allclose(a.lexical.scores(analyse(query)), b.lexical.scores(analyse(query)),
+                           rtol=1e-6), query
+
+
+def test_rebuild_parses_only_the_changed_file(config, embedder, seeds, monkeypatch, tmp_path):
+    _many_releases(seeds)
+    build_index(config, embedder, progress=False)
+    parsed = _count_parses(monkeypatch)
+    write_release(seeds, "many/07.md", "Release number 7 rewritten", "2022-01-08",
+                  "Entirely new words: semiconductor fabs and zyzzyva.")
+    report = build_index(config, embedder, progress=False)
+    assert parsed == ["many/07.md"] and report.changed == ["many/07.md"]
+    assert report.unchanged == 32 and not report.full
+    index = load_index(config.index, config, embedder)
+    assert index.retrieve("zyzzyva semiconductor fabs", 1, mode="bm25")[0].release_id == \
+        "many/07.md"
+    # The same index as a full build that parses everything.
+    parsed.clear()
+    full_config = config.replace(index=tmp_path / "full-index")
+    assert build_index(full_config, embedder, full=True, progress=False).full
+    assert len(parsed) == 33
+    full = load_index(full_config.index, full_config, embedder)
+    assert [r for r in index.releases] == [r for r in full.releases]
+    assert np.array_equal(index.passages, full.passages)
+    _same_lexical_scores(index, full, ["tariffs ports topic 3", "grain shipping lanes",
+                                       "Release number 7 rewritten", "NATO battle groups"])
+
+
+def test_touched_file_is_parsed_again_but_nothing_changes(config, embedder, seeds, monkeypatch):
+    build_index(config, embedder, progress=False)
+    parsed = _count_parses(monkeypatch)
+    os.utime(seeds / "statements-releases/2022-03/oil.md", ns=(1, 1))
+    report = build_index(config, embedder, progress=False)
+    assert parsed == ["statements-releases/2022-03/oil.md"]
+    assert report.unchanged == 3 and not (report.added or report.changed or report.removed)
+    # The new stamp is recorded, so the next build parses nothing.
+    parsed.clear()
+    assert not build_index(config, embedder, progress=False).wrote and parsed == []
+
+
+def test_incremental_index_equals_a_full_build_after_adds_changes_removals(
+        config, embedder, seeds, tmp_path):
+    _many_releases(seeds, 12)
+    build_index(config, embedder, progress=False)
+    (seeds / "many/03.md").unlink()
+    (seeds / "statements-releases/2022-03/nato.md").unlink()
+    write_release(seeds, "many/05.md", "Release five, edited", "2022-01-06",
+                  "Now about wheat exports and NATO battle groups in Hungary.")
+    write_release(seeds, "aaa/first.md", "A new first release", "2022-02-01",
+                  "Fresh text on ports and tariffs.")
+    write_release(seeds, "zzz/last.md", "A new last release", "2022-02-02",
+                  "Closing text on shipping lanes and wheat.")
+    report = build_index(config, embedder, progress=False)
+    assert (len(report.added), len(report.changed), len(report.removed)) == (2, 1, 2)
+    full_config = config.replace(index=tmp_path / "full-index")
+    build_index(full_config, embedder, full=True, progress=False)
+    inc = load_index(config.index, config, embedder)
+    full = load_index(full_config.index, full_config, embedder)
+    assert np.array_equal(inc.passages, full.passages)
+    queries = ["wheat exports", "NATO battle groups Hungary", "ports and tariffs",
+               "free COVID tests", "topic 4 grain", "Release five"]
+    _same_lexical_scores(inc, full, queries)
+    for q in queries:
+        assert inc.retrieve(q, 5, mode="bm25") == full.retrieve(q, 5, mode="bm25")
+
+
+def test_duplicate_urls_are_skipped_as_in_a_fresh_load(config, embedder, seeds):
+    from rag.releases import load_releases
+
+    url = "https://www.whitehouse.gov/briefing-room/nato-summit-statement/"
+    build_index(config, embedder, progress=False)
+    # A new file sorting before the (reused) NATO release, with its url: the new one is
+    # kept and the reused one skipped, exactly as when every file is parsed.
+    write_release(seeds, "statements-releases/2022-03/a-copy.md", "NATO copy", "2022-03-24",
+                  "A copy of the statement.", url=url)
+    report = build_index(config, embedder, progress=False)
+    fresh = load_releases(seeds)
+    assert [(s.path, s.reason) for s in report.skipped] == \
+        [(s.path, s.reason) for s in fresh.skipped] == \
+        [("statements-releases/2022-03/nato.md",
+          "same url as statements-releases/2022-03/a-copy.md")]
+    assert report.removed == ["statements-releases/2022-03/nato.md"]
+    manifest = json.loads((config.index / "current" / "manifest.json").read_text())
+    assert list(manifest["skipped"]) == ["statements-releases/2022-03/nato.md"]
+
+
+def test_damaged_lexical_index_makes_the_next_build_full(config, embedder, seeds):
+    build_index(config, embedder, progress=False)
+    tf = (config.index / "current").resolve() / "bm25" / "tf.npy"
+    tf.write_bytes(tf.read_bytes()[:50])
+    write_release(seeds, "y/new.md", "New", "2022-03-30", "Fresh.")
+    report = build_index(config, embedder, progress=False)
+    assert report.full and "previous index unusable" in report.reason and "tf.npy" in report.reason
+    load_index(config.index, config, embedder)

@@ -105,3 +105,38 @@ def test_every_seed_release_loads():
     nato = next(r for r in result.releases if r.id.endswith("extraordinary-nato-summit.md"))
     assert "four new battle groups in Slovakia, Romania, Bulgaria, and Hungary" in nato.body
     assert all("\u00a0" not in r.body and not r.body.endswith("###") for r in result.releases)
+
+
+def test_reuse_replaces_parsing_for_regular_files_only(tmp_path: Path):
+    import os
+
+    from rag.releases import MAX_FILE_BYTES, file_stamp
+
+    write_release(tmp_path, "a.md", "Parsed", "2022-03-01", "Read from the file.")
+    write_release(tmp_path, "b.md", "On disk", "2022-03-02", "Never read.")
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "huge.md").write_bytes(b"x" * (MAX_FILE_BYTES + 1))
+    stored = parse_release(release_text("Stored", "2022-03-02", "From the last index."), "b.md")
+    offered = []
+
+    def reuse(rid, stamp):
+        offered.append((rid, stamp))
+        return stored if rid == "b.md" else None
+
+    result = load_releases(tmp_path, reuse=reuse)
+    assert [r.title for r in result.releases] == ["Parsed", "Stored"]
+    assert offered == [("a.md", file_stamp(tmp_path / "a.md")),
+                       ("b.md", file_stamp(tmp_path / "b.md"))]
+    assert [(s.path, s.reason.split(",")[0]) for s in result.skipped] == [
+        ("huge.md", "file is 2.0 MB"), ("pipe.md", "not a regular file")]
+    assert result.stamps["a.md"] == file_stamp(tmp_path / "a.md")
+
+
+def test_reused_release_with_a_taken_url_is_skipped(tmp_path: Path):
+    write_release(tmp_path, "a.md", "First", "2022-03-01", "Text.", url="https://x.gov/1")
+    write_release(tmp_path, "b.md", "Second", "2022-03-02", "Text.", url="https://x.gov/2")
+    stored = parse_release(release_text("Old", "2022-03-02", "Old.", url="https://x.gov/1"),
+                           "b.md")
+    result = load_releases(tmp_path, reuse=lambda rid, stamp: stored if rid == "b.md" else None)
+    assert [r.id for r in result.releases] == ["a.md"]
+    assert [(s.path, s.reason) for s in result.skipped] == [("b.md", "same url as a.md")]

@@ -438,6 +438,10 @@ DAMAGE = [
     ("releases.jsonl garbage", lambda gen: (gen / store.RELEASES).write_text("{nope\n"),
      r"releases\.jsonl cannot be read \("),
     ("bm25 folder missing", lambda gen: shutil.rmtree(gen / store.BM25), r"\bbm25 missing"),
+    ("bm25 postings truncated", _truncate(f"{store.BM25}/rows.npy", 100),
+     r"bm25/rows\.npy cannot be read \("),
+    ("bm25 vocabulary missing", lambda gen: (gen / store.BM25 / "vocab.json").unlink(),
+     r"bm25/vocab\.json cannot be read \("),
 ]
 
 
