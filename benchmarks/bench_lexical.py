@@ -229,7 +229,8 @@ def run_builds(seeds: Path) -> dict[str, object]:
         config = load_config(None).replace(seeds=work / "seeds", index=work / "index")
         embedder = HashEmbedder(config)
         report = build_index(config, embedder, progress=False)
-        figures["full build s"], figures["full build passages"] = report.seconds, report.passages
+        figures["whole full build s"], figures["whole full build passages"] = (
+            report.seconds, report.passages)
         files = sorted((work / "seeds").rglob("*.md"))
         for k in (0, 1, 100):
             for path in [files[i] for i in np.linspace(0, len(files) - 1, k, dtype=int)]:
