@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from .answer_types import expected_type, holds_answer
 from .config import AnswerConfig
@@ -105,6 +106,29 @@ def _candidates(index: Index, hits: list[Hit]) -> list[_Candidate]:
     return out
 
 
+def _similarities(index: Index, query: str, candidates: list[_Candidate]
+                  ) -> tuple[np.ndarray, list[float]]:
+    """The query's vector, and the cosine similarity of each candidate sentence to it.
+
+    Sentence vectors come from the index (pooled from their passage's pass at build
+    time); only a sentence not stored there is embedded now.
+    """
+    by_release: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_release.setdefault(c.release_id, []).append(i)
+    vectors: list[np.ndarray | None] = [None] * len(candidates)
+    for release_id, rows in by_release.items():
+        stored = index.stored_sentence_vectors(release_id, [(candidates[i].start,
+                                                             candidates[i].end) for i in rows])
+        for i, v in zip(rows, stored):
+            vectors[i] = v
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    fresh = index.embedder.embed([query] + [candidates[i].text for i in missing])
+    for i, v in zip(missing, fresh[1:]):
+        vectors[i] = v
+    return fresh[0], (np.stack(vectors) @ fresh[0]).tolist()
+
+
 def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
     """Share of the question's IDF weight whose terms occur in the text."""
     weights = {t: idf(t) for t in question_terms}
@@ -117,6 +141,34 @@ def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
 def _near_duplicate(a: str, b: str) -> bool:
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return len(wa & wb) / max(1, len(wa | wb)) > 0.8
+
+
+def _score(index: Index, candidates: list[_Candidate], similarity: list[float], query: str,
+           terms: list[str], kind: str | None, config: AnswerConfig,
+           only: set[int] | None = None) -> list[tuple[float, _Candidate]]:
+    """Score candidates (those in ``only``, if given) that hold the kind of answer asked."""
+    scored = []
+    for i, cand in enumerate(candidates):
+        if only is not None and i not in only:
+            continue
+        # An answer often follows the sentence that names the subject ("... announced
+        # a delegation:" then the names), so a sentence also draws on the one before it.
+        previous = candidates[i - 1] if i and candidates[i - 1].source == cand.source \
+            else None
+        sim = similarity[i]
+        if previous is not None:
+            sim = max(sim, config.context_weight * similarity[i - 1])
+        # A sentence without the kind of thing asked for (a name for "who", an amount for
+        # "how much") restates the question at best: never quote it.
+        if not holds_answer(cand.text, kind, query):
+            continue
+        title = index.release(cand.release_id).title
+        context = f"{cand.text} {title} {previous.text if previous else ''}"
+        covered = _coverage(terms, set(analyse(context)), index.lexical.idf)
+        score = (config.semantic_weight * max(0.0, sim) + config.lexical_weight * covered
+                 + config.rank_weight / math.sqrt(cand.source))
+        scored.append((score, cand))
+    return scored
 
 
 def compose(index: Index, question: str, query: str, hits: list[Hit],
@@ -135,26 +187,22 @@ def compose(index: Index, question: str, query: str, hits: list[Hit],
     kind = expected_type(query)
     scored: list[tuple[float, _Candidate]] = []
     if candidates:
-        vectors = index.embedder.embed([query] + [c.text for c in candidates])
-        similarity = (vectors[1:] @ vectors[0]).tolist()
-        for i, cand in enumerate(candidates):
-            # An answer often follows the sentence that names the subject ("... announced
-            # a delegation:" then the names), so a sentence also draws on the one before it.
-            previous = candidates[i - 1] if i and candidates[i - 1].source == cand.source \
-                else None
-            sim = similarity[i]
-            if previous is not None:
-                sim = max(sim, config.context_weight * similarity[i - 1])
-            # A sentence without the kind of thing asked for (a name for "who", an
-            # amount for "how much") restates the question at best: never quote it.
-            if not holds_answer(cand.text, kind, query):
-                continue
-            title = index.release(cand.release_id).title
-            context = f"{cand.text} {title} {previous.text if previous else ''}"
-            covered = _coverage(terms, set(analyse(context)), index.lexical.idf)
-            score = (config.semantic_weight * max(0.0, sim) + config.lexical_weight * covered
-                     + config.rank_weight / math.sqrt(cand.source))
-            scored.append((score, cand))
+        query_vector, similarity = _similarities(index, query, candidates)
+        scored = _score(index, candidates, similarity, query, terms, kind, config)
+        if config.rescore and scored:
+            # Second pass over the best few: each sentence embedded on its own says
+            # what it states itself, which the pooled vector (steeped in its passage's
+            # topic) blurs; on the development set the mean of the two ranked and
+            # abstained best (benchmarks/RESULTS.md).
+            scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
+            position = {id(c): i for i, c in enumerate(candidates)}
+            rows = [position[id(c)] for _, c in scored[:config.rescore]]
+            alone = index.embedder.embed([candidates[i].text for i in rows]) @ query_vector
+            mixed = list(similarity)
+            for i, sim in zip(rows, alone.tolist()):
+                mixed[i] = (similarity[i] + sim) / 2
+            scored = _score(index, candidates, mixed, query, terms, kind, config,
+                            only=set(rows))
     scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
     best = scored[0][0] if scored else 0.0
     chosen: list[tuple[float, _Candidate]] = []

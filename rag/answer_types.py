@@ -33,8 +33,11 @@ _QUESTION_TYPES = [
     ("percent", re.compile(r"\b(?:what|which) (?:share|percentage|percent|proportion|"
                            r"fraction|portion)\b|\bwhat (?:[\w-]+ ){0,3}rate\b|"
                            r"\bby what (?:percent|percentage)\b", re.I)),
+    # A vote is told as a tally ("53-47", "50 to 49"), not as any number.
+    ("tally", re.compile(r"\bvotes? (?:count|tally|total|margin)\b|\bfinal vote\b|"
+                         r"\bhow many votes\b|\bby what (?:vote|margin)\b", re.I)),
     ("number", re.compile(r"\bhow many\b|\bhow much\b|\bwhat number\b|\bhow far\b|"
-                          r"\bhow long\b|\bvote count\b|\bhow large\b|\bhow big\b", re.I)),
+                          r"\bhow long\b|\bhow large\b|\bhow big\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:date|day|month|year)(?![-\w])|"
                         r"\bwhen (?:and where|did|will|was|is|does|do|were)\b", re.I)),
     ("person", re.compile(rf"^\s*(?:who|whom|whose)\b|\bwho (?:is|was|will|were|are|has|"
@@ -51,6 +54,8 @@ _MONEY_RE = re.compile(r"\$\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(
 _PERCENT_RE = re.compile(r"\d\s?(?:%|percent\b|per cent\b|percentage points?\b)|"
                          r"\b(?:half|one-third|two-thirds|one-quarter|third|quarter|fifth|"
                          r"majority)\b|\bone in \w+\b", re.I)
+_TALLY_RE = re.compile(r"\b\d{1,3}\s*(?:-|–|—|to)\s*\d{1,3}\b(?!\s*(?:percent|%|years?|months?))",
+                       re.I)
 _NUMBER_RE = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 _DATE_RE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b|"
                       r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|"
@@ -65,8 +70,8 @@ _COMMON_NAME_WORDS = frozenset(
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of answer the question asks for: money, percent, number, date, person,
-    name, or None when it does not say."""
+    """The kind of answer the question asks for: money, percent, tally (of votes),
+    number, date, person, name, or None when it does not say."""
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return kind
@@ -94,6 +99,8 @@ def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
         return bool(_MONEY_RE.search(sentence))
     if kind == "percent":
         return bool(_PERCENT_RE.search(sentence))
+    if kind == "tally":
+        return bool(_TALLY_RE.search(sentence))
     if kind == "number":
         asked = set(_NUMBER_RE.findall(question.lower()))
         return any(n.lower() not in asked for n in _NUMBER_RE.findall(sentence))

@@ -17,6 +17,7 @@ from .config import Config
 from .embedding import Embedder
 from .lexical import LexicalIndex
 from .errors import IndexNotFoundError, RagError
+from .text import passage_sentences
 from .releases import (LoadResult, Release, Skipped, file_stamp, find_release_files,
                        load_releases)
 
@@ -92,10 +93,12 @@ def settings_mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str
     return ""
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
-    """Embed in batches of similar length (longest first), so little of each batch
-    is padding; the vectors come back in the order of ``texts``."""
+def _embed(embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int]]],
+           progress: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Embed texts, longest first (so a batch is little padding), and pool a vector
+    for each span of each text; results come back in the order of ``texts``."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    pooled: list[np.ndarray] = [np.zeros((0, embedder.dim), np.float16)] * len(texts)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     bar = None
     if progress and texts:
@@ -104,12 +107,22 @@ def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
         bar = tqdm(total=len(texts), unit="passage", desc="embedding", leave=False)
     for i in range(0, len(order), EMBED_BATCH):
         rows = order[i:i + EMBED_BATCH]
-        vectors[rows] = embedder.embed([texts[r] for r in rows])
+        batch_vectors, batch_pooled = embedder.encode([texts[r] for r in rows],
+                                                      [spans[r] for r in rows])
+        vectors[rows] = batch_vectors
+        for r, p in zip(rows, batch_pooled):
+            pooled[r] = p.astype(np.float16)
         if bar:
             bar.update(len(rows))
     if bar:
         bar.close()
-    return vectors
+    return vectors, pooled
+
+
+def _text_spans(text: str, passage: Passage) -> list[tuple[int, int]]:
+    """The passage's sentence spans, as offsets into its embedding text."""
+    offset = len(text) - len(passage.text)
+    return [(offset + s, offset + e) for s, e in passage_sentences(passage.text)]
 
 
 def faiss_settings(config: Config) -> dict[str, Any]:
@@ -274,15 +287,21 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         unique = list(dict.fromkeys(t for t in all_texts if t not in known))
         if on_embed is not None:
             on_embed(unique)
-        embedded = dict(zip(unique, _embed(embedder, unique, progress)))
-        new_vectors = np.array([known[t] if t in known else embedded[t] for t in all_texts],
+        passage_of = {t: p for _, p, t in to_embed}
+        vectors_, pooled_ = _embed(embedder, unique, [_text_spans(t, passage_of[t]) for t in unique],
+                                   progress)
+        known.update(zip(unique, zip(vectors_, pooled_)))
+        del vectors_, pooled_
+        new_vectors = np.array([known[t][0] for t in all_texts],
                                dtype=np.float32).reshape(len(all_texts), embedder.dim)
         report.passages_embedded = len(unique)
         report.passages_reused = len(all_texts) - len(unique)
         tokens = {t: p.tokens for _, p, t in to_embed}
         report.tokens_embedded = sum(tokens[t] for t in unique)
 
-        rows, vecs, new_pos = [], [], 0
+        rows, vecs, new_pos, base = [], [], 0, 0
+        sentence_rows, sentence_vecs = [], []
+        old_sentence_rows = old.sentences["passage"] if old is not None else None
         for row, (kind, part) in enumerate(parts):
             if kind == "old":
                 a, b = part
@@ -290,16 +309,34 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                 chunk["release"] = row
                 rows.append(chunk)
                 vecs.append(np.asarray(old.vectors[a:b]))
+                sa, sb = np.searchsorted(old_sentence_rows, [a, b])
+                sentences = np.array(old.sentences[sa:sb])
+                sentences["passage"] += base - a
+                sentence_rows.append(sentences)
+                sentence_vecs.append(np.asarray(old.sentence_vectors[sa:sb]))
             else:
                 chunk = np.zeros(len(part), dtype=store.PASSAGE_DTYPE)
                 for k, p in enumerate(part):
                     chunk[k] = (row, p.ordinal, p.start, p.end, p.tokens)
+                    text = all_texts[new_pos + k]
+                    spans = passage_sentences(p.text)
+                    sentences = np.zeros(len(spans), dtype=store.SENTENCE_DTYPE)
+                    for j, (s, e) in enumerate(spans):
+                        sentences[j] = (base + k, p.start + s, p.start + e)
+                    sentence_rows.append(sentences)
+                    sentence_vecs.append(known[text][1])
                 rows.append(chunk)
                 vecs.append(new_vectors[new_pos:new_pos + len(part)])
                 new_pos += len(part)
+            base += len(rows[-1])
         passages = np.concatenate(rows) if rows else np.zeros(0, dtype=store.PASSAGE_DTYPE)
         vectors = (np.concatenate(vecs) if vecs else np.zeros((0, embedder.dim))).astype(
             np.float32, copy=False)
+        sentences = np.concatenate(sentence_rows) if sentence_rows \
+            else np.zeros(0, dtype=store.SENTENCE_DTYPE)
+        sentence_vectors = (np.concatenate(sentence_vecs) if sentence_vecs
+                            else np.zeros((0, embedder.dim))).astype(np.float16, copy=False)
+        del known, sentence_vecs
 
         # Unchanged releases' postings are carried over; only new passages are analysed.
         lexical = LexicalIndex.assemble(lexical_parts,
@@ -322,7 +359,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             "releases": entries,
             "skipped": skipped,
         })
-        gen = store.Generation(manifest, releases, passages, vectors)
+        gen = store.Generation(manifest, releases, passages, vectors, sentences,
+                               sentence_vectors)
         report.index_path = store.write_generation(index_dir, gen,
                                                    make_faiss_index(vectors, manifest["faiss"]),
                                                    lexical)
@@ -341,12 +379,14 @@ def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
 
 def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
                             old_by_id: dict[str, tuple[int, int]], config: Config,
-                            embedder: Embedder) -> dict[str, np.ndarray]:
-    """Embedding text -> stored vector, for the old passages of changed releases."""
+                            embedder: Embedder) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Embedding text -> stored passage vector and sentence vectors, for the old
+    passages of changed releases."""
     if old is None or not changed:
         return {}
     releases = {r.id: r for r in old.releases}
     known = {}
+    sentence_rows = old.sentences["passage"]
     for rid in changed:
         release = releases[rid]
         header = context_header(release, config.chunking, embedder.count_tokens)
@@ -355,7 +395,9 @@ def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
             p = old.passages[row]
             start, end = int(p["start"]), int(p["end"])
             passage = Passage(rid, int(p["ordinal"]), start, end, release.body[start:end], 0)
-            known[embedding_text(header, passage)] = np.asarray(old.vectors[row])
+            sa, sb = np.searchsorted(sentence_rows, [row, row + 1])
+            known[embedding_text(header, passage)] = (np.asarray(old.vectors[row]),
+                                                      np.asarray(old.sentence_vectors[sa:sb]))
     return known
 
 

@@ -48,6 +48,18 @@ class Hit:
         }
 
 
+def _flat_vectors(faiss_index: Any) -> np.ndarray | None:
+    """The (n, d) float32 vectors a flat FAISS index holds, as a view, or None for
+    other index types."""
+    import faiss
+
+    if not isinstance(faiss_index, faiss.IndexFlat) or faiss_index.ntotal == 0:
+        return None
+    size = faiss_index.ntotal * faiss_index.d
+    return faiss.rev_swig_ptr(faiss_index.get_xb(), size).reshape(faiss_index.ntotal,
+                                                                  faiss_index.d)
+
+
 def check_question(question: str) -> str:
     """The question with surrounding space trimmed.
 
@@ -96,11 +108,19 @@ class Index:
         self.releases: list[Release] = generation.releases
         self.passages = generation.passages
         self.vectors = generation.vectors
+        self.sentences = generation.sentences
+        self.sentence_vectors = generation.sentence_vectors
         self.embedder = embedder
         self.lexical = lexical
         self.config = config
         self.answer_config = answer_config or AnswerConfig()
         self._faiss = faiss_index
+        self._flat = _flat_vectors(faiss_index)
+        # Row ranges: release -> its passages, passage -> its sentences.
+        self._passage_starts = np.searchsorted(np.asarray(self.passages["release"]),
+                                               np.arange(len(self.releases) + 1))
+        self._sentence_starts = np.searchsorted(np.asarray(self.sentences["passage"]),
+                                                np.arange(len(self.passages) + 1))
         self._release_rows = {r.id: i for i, r in enumerate(self.releases)}
         self._release_dates = np.array([r.date.toordinal() for r in self.releases], dtype=np.int64)
         self._release_categories = np.array([r.category.lower() for r in self.releases])
@@ -118,6 +138,20 @@ class Index:
         """The release with this id (KeyError if it is not in the index)."""
         return self.releases[self._release_rows[release_id]]
 
+    def stored_sentence_vectors(self, release_id: str, spans: list[tuple[int, int]]
+                                ) -> list[np.ndarray | None]:
+        """The vectors pooled at build time for these sentence spans of a release
+        (None for a span not stored as a sentence of one of its passages)."""
+        row = self._release_rows[release_id]
+        sa = int(self._sentence_starts[self._passage_starts[row]])
+        sb = int(self._sentence_starts[self._passage_starts[row + 1]])
+        table = np.asarray(self.sentences[sa:sb])
+        where = {(int(s), int(e)): sa + k
+                 for k, (s, e) in enumerate(zip(table["start"], table["end"]))}
+        found = [where.get(span) for span in spans]
+        return [None if k is None else np.asarray(self.sentence_vectors[k], dtype=np.float32)
+                for k in found]
+
     def hit(self, row: int, rank: int, score: float) -> Hit:
         p = self.passages[row]
         return self._hit(int(p["release"]), int(p["start"]), int(p["end"]), rank, score)
@@ -133,6 +167,10 @@ class Index:
         k = min(k, len(self.passages))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self._flat is not None:
+            # Exact search over the flat index's own vectors as one BLAS product, which
+            # uses every core; FAISS scans a lone query on one (2x slower at 196k rows).
+            return top_rows(self._flat @ np.asarray(query, dtype=np.float32), k)
         scores, rows = self._faiss.search(np.ascontiguousarray(query.reshape(1, -1),
                                                                dtype=np.float32), k)
         keep = rows[0] >= 0

@@ -5,6 +5,7 @@ Layout of an index folder::
     index/
       current -> gen-20260101T120000-1234   (symlink, replaced atomically)
       gen-.../manifest.json  releases.jsonl  passages.npy  vectors.npy  index.faiss  bm25/
+               sentences.npy  sentence_vectors.npy
       .lock                                 (held by a build)
 
 A build writes a new generation in a ``.tmp-*`` folder beside the others, renames it,
@@ -31,7 +32,7 @@ import numpy as np
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
 from .releases import Release
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "current"
 MANIFEST = "manifest.json"
 RELEASES = "releases.jsonl"
@@ -39,6 +40,8 @@ PASSAGES = "passages.npy"
 VECTORS = "vectors.npy"
 FAISS = "index.faiss"
 BM25 = "bm25"
+SENTENCES = "sentences.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
 LOCK = ".lock"
 FIX = "run `rag index --full` to rebuild it"
 
@@ -46,6 +49,10 @@ FIX = "run `rag index --full` to rebuild it"
 # character span of its text in that release's body, plus its word-piece count.
 PASSAGE_DTYPE = np.dtype([("release", "<i4"), ("ordinal", "<i4"), ("start", "<i4"),
                           ("end", "<i4"), ("tokens", "<i4")])
+# One row per sentence of each passage, in passage order: the passage row and the
+# sentence's character span in the release body. Its vector (float16, L2-normalised)
+# is pooled from the passage's own model pass, for scoring answers without the model.
+SENTENCE_DTYPE = np.dtype([("passage", "<i4"), ("start", "<i4"), ("end", "<i4")])
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class Generation:
     releases: list[Release]
     passages: np.ndarray  # PASSAGE_DTYPE
     vectors: np.ndarray  # float32 (n, dim), L2-normalised
+    sentences: np.ndarray  # SENTENCE_DTYPE
+    sentence_vectors: np.ndarray  # float16 (len(sentences), dim)
 
 
 def resolve(index_dir: Path) -> Path:
@@ -148,6 +157,8 @@ def read_generation(gen_dir: Path) -> Generation:
     releases = read_releases(gen_dir)
     passages = read_array(gen_dir / PASSAGES)
     vectors = read_array(gen_dir / VECTORS)
+    sentences = read_array(gen_dir / SENTENCES)
+    sentence_vectors = read_array(gen_dir / SENTENCE_VECTORS)
     counts = manifest.get("counts", {})
     problems = []
     if passages.dtype != PASSAGE_DTYPE:
@@ -173,12 +184,23 @@ def read_generation(gen_dir: Path) -> Generation:
         if rows.min() < 0 or rows.max() >= len(releases) or np.any(np.diff(rows) < 0) \
                 or np.any(start < 0) or np.any(end <= start) or np.any(end > lengths[rows]):
             problems.append(f"{PASSAGES} points outside the releases in {RELEASES}")
+    if sentences.dtype != SENTENCE_DTYPE:
+        problems.append(f"{SENTENCES} has the wrong layout")
+    elif sentence_vectors.ndim != 2 or len(sentence_vectors) != len(sentences) \
+            or (vectors.ndim == 2 and sentence_vectors.shape[1] != vectors.shape[1]):
+        problems.append(f"{SENTENCE_VECTORS} has shape {sentence_vectors.shape}, expected "
+                        f"{len(sentences)} vectors like those in {VECTORS}")
+    elif len(sentences):
+        rows = np.asarray(sentences["passage"])
+        if rows.min() < 0 or rows.max() >= len(passages) or np.any(np.diff(rows) < 0) \
+                or np.any(np.asarray(sentences["end"]) <= np.asarray(sentences["start"])):
+            problems.append(f"{SENTENCES} points outside the passages in {PASSAGES}")
     missing = [name for name in (FAISS, BM25) if not (gen_dir / name).exists()]
     if missing:
         problems.append(f"{' and '.join(missing)} missing")
     if problems:
         raise IndexCorruptError(f"index {gen_dir} is inconsistent: {'; '.join(problems)}; {FIX}")
-    return Generation(manifest, releases, passages, vectors)
+    return Generation(manifest, releases, passages, vectors, sentences, sentence_vectors)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -214,6 +236,10 @@ def write_generation(index_dir: Path, gen: Generation, faiss_index: Any, lexical
                                                                              PASSAGE_DTYPE)))
         _write_file(tmp / VECTORS, lambda f: np.save(f, np.ascontiguousarray(gen.vectors,
                                                                             np.float32)))
+        _write_file(tmp / SENTENCES, lambda f: np.save(f, np.ascontiguousarray(
+            gen.sentences, SENTENCE_DTYPE)))
+        _write_file(tmp / SENTENCE_VECTORS, lambda f: np.save(f, np.ascontiguousarray(
+            gen.sentence_vectors, np.float16)))
         faiss.write_index(faiss_index, str(tmp / FAISS))
         (tmp / BM25).mkdir()
         lexical.save(tmp / BM25)

@@ -181,3 +181,8 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     if pos < len(text):
         spans.append((pos, len(text)))
     return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def passage_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a text of one or more paragraphs (offsets into ``text``)."""
+    return [span for ps, pe in paragraph_spans(text) for span in sentence_spans(text, ps, pe)]

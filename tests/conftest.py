@@ -43,6 +43,15 @@ class FakeEmbedder:
         out[np.all(out == 0, axis=1), 0] = 1.0
         return normalise(out)
 
+    def encode(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]):
+        vectors = self.embed(texts)
+        pooled = []
+        for text, text_spans in zip(texts, spans):
+            pieces = [text[s:e] for s, e in text_spans]
+            pooled.append(self.embed(pieces) if pieces else np.zeros((0, self.dim), np.float32))
+            del self.embedded[len(self.embedded) - len(pieces):]  # count passages only
+        return vectors, pooled
+
 
 def release_text(title: str = "A statement", date: str = "2022-03-24", body: str = "Text.",
                  *, category: str = "statements-releases", url: str | None = None,

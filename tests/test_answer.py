@@ -1,5 +1,6 @@
 """Extractive answers with citations (fake embedder)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -33,6 +34,32 @@ def test_answer_quotes_the_sentence_and_cites_it(index):
     for quote in answer.quotes:  # every quote is verbatim at its offsets
         assert index.release(quote.release_id).body[quote.start:quote.end] == quote.text
     assert 1 <= len(answer.quotes) <= 3
+
+
+def test_answer_scores_sentences_with_stored_vectors(index, embedder):
+    """Sentence vectors come from the index: without the second pass, answering embeds
+    only the question; with it, only the ``rescore`` best sentences besides."""
+    question = "Which countries received new battle groups?"
+    index.answer_config = dataclasses.replace(index.answer_config, rescore=0)
+    embedder.embedded.clear()
+    assert not index.answer(question).abstained
+    assert embedder.embedded and set(embedder.embedded) == {question}
+    index.answer_config = dataclasses.replace(index.answer_config, rescore=2)
+    embedder.embedded.clear()
+    answer = index.answer(question)
+    sentences = [t for t in embedder.embedded if t != question]
+    assert len(sentences) == 2 and answer.quotes[0].text in sentences
+
+
+def test_sentence_missing_from_the_index_is_embedded_at_query_time(index, embedder,
+                                                                   monkeypatch):
+    with_stored = index.answer("Which countries received new battle groups?")
+    monkeypatch.setattr(type(index), "stored_sentence_vectors",
+                        lambda self, rid, spans: [None] * len(spans))
+    embedder.embedded.clear()
+    fresh = index.answer("Which countries received new battle groups?")
+    assert len(embedder.embedded) > 1  # the question and the candidate sentences
+    assert fresh.quotes[0].text == with_stored.quotes[0].text
 
 
 def test_weak_evidence_abstains_but_lists_nearest(config, embedder):

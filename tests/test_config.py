@@ -34,7 +34,7 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path):
     ("chunking:\n  max_tokens: lots\n", "chunking.max_tokens = 'lots' must be a whole number"),
     ("chunking:\n  header: 1\n", "chunking.header = 1 must be true or false"),
     ("chunking: 3\n", "chunking must be a mapping"),
-    ("model:\n  precision: int4\n", "model.precision = 'int4' must be float32 or bfloat16"),
+    ("model:\n  precision: int4\n", "model.precision = 'int4' must be int8, bfloat16 or float32"),
     ("model:\n  batch_size: 0\n", "model.batch_size = 0 must be between 1 and 1024"),
     ("retrieval:\n  top_k: 500\n", "retrieval.top_k = 500 must be between 1 and 100"),
     ("server:\n  port: 70000\n", "server.port = 70000 must be between 0 and 65535"),

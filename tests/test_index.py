@@ -366,6 +366,51 @@ def test_incremental_index_equals_a_full_build_after_adds_changes_removals(
     _same_lexical_scores(inc, full, queries)
     for q in queries:
         assert inc.retrieve(q, 5, mode="bm25") == full.retrieve(q, 5, mode="bm25")
+    # Sentence rows and their pooled vectors are carried over row for row.
+    assert np.array_equal(inc.sentences, full.sentences)
+    assert np.array_equal(inc.sentence_vectors, full.sentence_vectors)
+    assert len(inc.sentences) > len(inc.passages)
+
+
+def test_sentence_table_covers_every_passage_sentence(config, embedder):
+    from rag.text import passage_sentences
+
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    expected = []
+    for row, p in enumerate(index.passages):
+        body = index.releases[int(p["release"])].body
+        start = int(p["start"])
+        text = body[start:int(p["end"])]
+        expected += [(row, start + s, start + e) for s, e in passage_sentences(text)]
+    assert [tuple(map(int, r)) for r in index.sentences] == expected
+    assert index.sentence_vectors.dtype == np.float16
+    norms = np.linalg.norm(np.asarray(index.sentence_vectors, dtype=np.float32), axis=1)
+    assert np.allclose(norms, 1.0, atol=2e-3)
+
+
+@pytest.mark.parametrize("name, damage, message", [
+    ("sentences.npy", lambda b: b[:60], r"sentences.npy cannot be read"),
+    ("sentence_vectors.npy", lambda b: b[:-64], r"sentence_vectors.npy cannot be read"),
+])
+def test_damaged_sentence_files_are_refused(config, embedder, name, damage, message):
+    build_index(config, embedder, progress=False)
+    path = (config.index / "current").resolve() / name
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(IndexCorruptError, match=message + r".*rag index --full"):
+        load_index(config.index, config, embedder)
+
+
+def test_sentence_rows_pointing_past_the_passages_are_refused(config, embedder):
+    from rag import store
+
+    build_index(config, embedder, progress=False)
+    gen = (config.index / "current").resolve()
+    sentences = np.load(gen / store.SENTENCES)
+    sentences["passage"][-1] = 10 ** 6
+    np.save(gen / store.SENTENCES, sentences)
+    with pytest.raises(IndexCorruptError, match=r"sentences.npy points outside the passages"):
+        load_index(config.index, config, embedder)
 
 
 def test_duplicate_urls_are_skipped_as_in_a_fresh_load(config, embedder, seeds):

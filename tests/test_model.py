@@ -31,6 +31,46 @@ def test_bundled_model_loads_offline(model):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def _seed_texts(model, count: int) -> list[str]:
+    config = config_from_dict({}, SEEDS).chunking
+    texts = []
+    for release in load_releases(SEEDS).releases[::25]:
+        header = context_header(release, config, model.count_tokens)
+        texts += [embedding_text(header, p) for p in chunk_release(release, config,
+                                                                   model.count_tokens)[:2]]
+    return texts[:count]
+
+
+def test_int8_vectors_agree_with_float32(model):
+    from rag.config import ModelConfig
+    from rag.embedding import load_embedder
+
+    assert model.precision == "int8"
+    texts = _seed_texts(model, 24)
+    exact = load_embedder(ModelConfig(precision="float32")).embed(texts)
+    cosine = np.sum(model.embed(texts) * exact, axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.99
+
+
+def test_a_text_gets_the_same_vector_whatever_else_is_encoded(model):
+    texts = _seed_texts(model, 6)
+    alone = np.stack([model.embed([t])[0] for t in texts])
+    assert np.array_equal(model.embed(texts), alone)
+
+
+def test_sentence_vectors_are_pooled_from_the_passage_pass(model):
+    text = "NATO battle groups. They go to Slovakia, Romania, Bulgaria and Hungary."
+    spans = [(0, 19), (20, len(text)), (len(text) + 5, len(text) + 9)]
+    vectors, pooled = model.encode([text], [spans])
+    assert pooled[0].shape == (3, 384)
+    assert np.allclose(np.linalg.norm(pooled[0][:2], axis=1), 1.0, atol=1e-5)
+    assert not pooled[0][2].any()  # a span with no tokens in it
+    # In context, yet still closest to its own words.
+    alone = model.embed([text[:19], text[20:]])
+    similarity = pooled[0][:2] @ alone.T
+    assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
+
+
 def test_no_seed_passage_is_truncated_by_the_model(model):
     config = config_from_dict({}, SEEDS).chunking
     longest = 0
