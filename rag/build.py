@@ -301,20 +301,24 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
 
         rows, vecs, new_pos, base = [], [], 0, 0
         sentence_rows, sentence_vecs = [], []
-        old_sentence_rows = old.sentences["passage"] if old is not None else None
-        for row, (kind, part) in enumerate(parts):
+        if old is not None:
+            old_sentence_starts = np.searchsorted(np.asarray(old.sentences["passage"]),
+                                                  np.arange(len(old.passages) + 1))
+        for first, counts, (kind, part) in _coalesced(parts):
             if kind == "old":
+                # A run of unchanged releases is one contiguous block of the old arrays.
                 a, b = part
                 chunk = np.array(old.passages[a:b])
-                chunk["release"] = row
+                chunk["release"] = np.repeat(np.arange(first, first + len(counts)), counts)
                 rows.append(chunk)
                 vecs.append(np.asarray(old.vectors[a:b]))
-                sa, sb = np.searchsorted(old_sentence_rows, [a, b])
+                sa, sb = int(old_sentence_starts[a]), int(old_sentence_starts[b])
                 sentences = np.array(old.sentences[sa:sb])
                 sentences["passage"] += base - a
                 sentence_rows.append(sentences)
                 sentence_vecs.append(np.asarray(old.sentence_vectors[sa:sb]))
             else:
+                row = first
                 chunk = np.zeros(len(part), dtype=store.PASSAGE_DTYPE)
                 for k, p in enumerate(part):
                     chunk[k] = (row, p.ordinal, p.start, p.end, p.tokens)
@@ -342,10 +346,9 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         lexical = LexicalIndex.assemble(lexical_parts,
                                         previous.lexical if previous is not None else None)
 
-        starts = np.searchsorted(passages["release"], np.arange(len(releases) + 1))
+        counts = np.bincount(passages["release"], minlength=len(releases))
         for row, release in enumerate(releases):
-            entries[release.id]["passages"] = [
-                f"{release.id}#{int(o)}" for o in passages["ordinal"][starts[row]:starts[row + 1]]]
+            entries[release.id]["passages"] = int(counts[row])
         manifest = dict(expected)
         manifest.update({
             "package_version": __version__,
@@ -368,6 +371,21 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         report.passages = len(passages)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _coalesced(parts: list[tuple[str, Any]]):
+    """Parts with each run of "old" parts whose passage ranges follow on one another
+    merged into one range: (first release row, passages per release, part)."""
+    out: list[tuple[int, list[int], tuple[str, Any]]] = []
+    for row, (kind, part) in enumerate(parts):
+        if kind == "old" and out and out[-1][2][0] == "old" and out[-1][2][1][1] == part[0]:
+            first, counts, (_, (a, _)) = out[-1]
+            out[-1] = (first, counts + [part[1] - part[0]], ("old", (a, part[1])))
+        elif kind == "old":
+            out.append((row, [part[1] - part[0]], (kind, part)))
+        else:
+            out.append((row, [], (kind, part)))
+    return out
 
 
 def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
@@ -404,7 +422,7 @@ def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
 def _release_entries(releases: list[Release], root: Path,
                      stamps: dict[str, list[int]]) -> dict[str, Any]:
     """Per release: content hash and file stamp (size, mtime, as taken before the file
-    was read); passage ids come later."""
+    was read); passage counts come later."""
     return {r.id: {"hash": r.content_hash,
                    "stamp": stamps[r.id] if r.id in stamps else _stamp_or_none(root, r.id)}
             for r in releases}

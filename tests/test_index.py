@@ -57,8 +57,7 @@ def test_manifest_records_settings(config, embedder):
     assert manifest["chunking"]["max_tokens"] == 40
     assert manifest["counts"]["releases"] == 3
     entry = manifest["releases"]["statements-releases/2022-03/nato.md"]
-    assert len(entry["hash"]) == 32 and entry["passages"][0] == \
-        "statements-releases/2022-03/nato.md#0"
+    assert len(entry["hash"]) == 32 and entry["passages"] >= 1
     assert manifest["package_version"] and manifest["created"]
 
 
