@@ -131,18 +131,28 @@ def faiss_settings(config: Config) -> dict[str, Any]:
     settings: dict[str, Any] = {"type": r.faiss, "metric": "inner_product"}
     if r.faiss == "hnsw":
         settings["m"] = r.hnsw_m
+    else:
+        settings["storage"] = "float16"  # scanned, then re-ranked exactly in float32
     return settings
 
 
 def make_faiss_index(vectors: np.ndarray, settings: dict[str, Any] | None = None):
     """An inner-product FAISS index over L2-normalised vectors (cosine similarity):
-    exact (``flat``) by default, or an HNSW graph (``hnsw``)."""
+    exact (``flat``) by default, or an HNSW graph (``hnsw``).
+
+    ``flat`` with ``storage: float16`` is a full scan of float16 copies of the vectors
+    (half the memory traffic of float32); the search re-ranks its candidates with the
+    float32 vectors, so the scores and order it returns are exact.
+    """
     import faiss
 
     settings = settings or {"type": "flat"}
     if settings["type"] == "hnsw":
         index = faiss.IndexHNSWFlat(vectors.shape[1], settings["m"], faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
+    elif settings.get("storage") == "float16":
+        index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16,
+                                           faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexFlatIP(vectors.shape[1])
     if len(vectors):

@@ -116,6 +116,7 @@ class Index:
         self.answer_config = answer_config or AnswerConfig()
         self._faiss = faiss_index
         self._flat = _flat_vectors(faiss_index)
+        self._approximate = hasattr(faiss_index, "hnsw")
         # Row ranges: release -> its passages, passage -> its sentences.
         self._passage_starts = np.searchsorted(np.asarray(self.passages["release"]),
                                                np.arange(len(self.releases) + 1))
@@ -167,14 +168,21 @@ class Index:
         k = min(k, len(self.passages))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        query = np.asarray(query, dtype=np.float32)
         if self._flat is not None:
             # Exact search over the flat index's own vectors as one BLAS product, which
             # uses every core; FAISS scans a lone query on one (2x slower at 196k rows).
-            return top_rows(self._flat @ np.asarray(query, dtype=np.float32), k)
-        scores, rows = self._faiss.search(np.ascontiguousarray(query.reshape(1, -1),
-                                                               dtype=np.float32), k)
-        keep = rows[0] >= 0
-        return rows[0][keep].astype(np.int64), scores[0][keep]
+            return top_rows(self._flat @ query, k)
+        # float16 scan: fetch more than k, then rescore those exactly in float32. A row
+        # the scan ranks below them would need a float16 rounding error (about 1e-4
+        # here) larger than the score gap to the k-th of a much deeper list.
+        depth = min(len(self.passages), k if self._approximate else max(2 * k, k + 50))
+        scores, rows = self._faiss.search(np.ascontiguousarray(query.reshape(1, -1)), depth)
+        rows = rows[0][rows[0] >= 0].astype(np.int64)
+        if self._approximate:
+            return rows, scores[0][:len(rows)]
+        exact = np.asarray(self.vectors[np.sort(rows)]) @ query
+        return top_rows(exact, k, np.sort(rows))
 
     def _mask(self, window: DateWindow | None, category: str | None) -> np.ndarray | None:
         """Passages allowed by the filters, or None when nothing is filtered."""

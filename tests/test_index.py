@@ -440,3 +440,19 @@ def test_damaged_lexical_index_makes_the_next_build_full(config, embedder, seeds
     report = build_index(config, embedder, progress=False)
     assert report.full and "previous index unusable" in report.reason and "tf.npy" in report.reason
     load_index(config.index, config, embedder)
+
+
+def test_float16_scan_rescored_in_float32_gives_the_exact_top_k(config, embedder, seeds):
+    import faiss
+
+    _many_releases(seeds, 150)
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    assert isinstance(index._faiss, faiss.IndexScalarQuantizer)  # float16 storage
+    assert len(index) > 100  # deeper than the scan's candidate list for k = 3
+    for question in ["topic 3 grain", "ports in depth", "release number 42", "NATO Hungary"]:
+        q = embedder.embed([question])[0]
+        scores = np.asarray(index.vectors) @ q
+        rows, got = index.search_vectors(q, 3)
+        assert np.allclose(got, np.sort(scores)[::-1][:3], atol=1e-6)  # float32 scores
+        assert np.allclose(scores[rows], got, atol=1e-6)
