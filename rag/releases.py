@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -53,7 +54,7 @@ class Release:
     modified: str
     body: str
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
         """Hash of everything a passage or a citation shows, so any edit changes it."""
         h = hashlib.sha256()

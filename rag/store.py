@@ -113,6 +113,11 @@ def read_manifest(gen_dir: Path) -> dict[str, Any]:
 
 
 def _release_to_json(release: Release) -> str:
+    # A release read from an index keeps the line it came from (it is immutable), so
+    # an incremental build re-encodes only new and changed releases.
+    line = release.__dict__.get(_STORED_LINE)
+    if line is not None:
+        return line
     return json.dumps({
         "id": release.id, "title": release.title, "date": release.date.isoformat(),
         "category": release.category, "url": release.url, "published": release.published,
@@ -120,6 +125,7 @@ def _release_to_json(release: Release) -> str:
     }, ensure_ascii=False)
 
 
+_STORED_LINE = "_stored_json_line"
 _RELEASE_TEXT = ("id", "title", "category", "url", "published", "modified", "body")
 
 
@@ -134,6 +140,7 @@ def read_releases(gen_dir: Path) -> list[Release]:
                 release = Release(**raw)
                 if not all(isinstance(getattr(release, k), str) for k in _RELEASE_TEXT):
                     raise ValueError(f"line {line_no} has a field that is not text")
+                release.__dict__[_STORED_LINE] = line.rstrip("\n")
                 releases.append(release)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"{path} cannot be read ({exc}); {FIX}") from None
