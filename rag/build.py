@@ -191,10 +191,11 @@ def _previous(index_dir: Path, expected: dict[str, Any],
     except RagError as exc:
         return None, f"previous index unusable: {exc}"
     try:
-        gen = store.read_generation(gen_dir)
-        mismatch = settings_mismatch(gen.manifest, expected)
+        # Settings first: an index of another format need not have this format's files.
+        mismatch = settings_mismatch(store.read_manifest(gen_dir), expected)
         if mismatch:
             return None, mismatch
+        gen = store.read_generation(gen_dir)
         lexical = LexicalIndex.load(gen_dir / store.BM25)
     except RagError as exc:
         return None, f"previous index unusable: {exc}"

@@ -95,6 +95,20 @@ def test_format_version_mismatch_then_index_rebuilds_fully(config, embedder):
     load_index(config.index, config, embedder)
 
 
+def test_an_older_format_without_the_newer_files_is_rebuilt_for_its_format(config, embedder):
+    from rag import store
+
+    build_index(config, embedder, progress=False)
+    gen = (config.index / "current").resolve()
+    (gen / store.SENTENCES).unlink()  # format 1 and 2 had no sentence table
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    report = build_index(config, embedder, progress=False)
+    assert report.full and report.reason == (f"index format 2 is not the supported "
+                                             f"{store.FORMAT_VERSION}")
+
+
 def test_missing_index(config, embedder):
     with pytest.raises(IndexNotFoundError, match="build one with `rag index`"):
         load_index(config.index, config, embedder)
