@@ -307,7 +307,7 @@ def benchmark(seeds: Path, index_dir: Path | None, limit: int | None,
         Figure("seeds", "seeds", str(seeds)),
         Figure("limit", "limit", limit if limit is not None else "none"),
         Figure("model", "model", f"{embedder.model_id} ({embedder.precision})"),
-        Figure("torch_threads", "torch threads", _torch_threads()),
+        Figure("model_threads", "model threads", _model_threads(config.model)),
         # Other processes share the machine; the load average says how much.
         Figure("load_before", "load average before", load_before, 2),
         Figure("load_after", "load average after", os.getloadavg()[0], 2),
@@ -343,7 +343,11 @@ def _temp_dir(stack: ExitStack, prefix: str) -> Path:
     return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
 
 
-def _torch_threads() -> int:
+def _model_threads(model: ModelConfig) -> int:
+    """Cores the embedder uses: int8 runs one ONNX Runtime session per thread, the
+    torch precisions use torch's thread count."""
+    if model.precision == "int8":
+        return model.threads or os.cpu_count() or 1
     import torch
 
     return torch.get_num_threads()
