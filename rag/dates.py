@@ -290,10 +290,11 @@ def _window(m: re.Match[str], question: str, today: datetime.date) -> DateWindow
     since, until = span
     if m["onward"] and m.start("onward") == end:
         until, end = None, m.end("onward")
+    # From the span itself: "after spring onward" has already dropped its end.
     if prep == "after":
-        since, until = until + _ONE_DAY, None
+        since, until = span[1] + _ONE_DAY, None
     elif prep == "before":
-        since, until = None, since - _ONE_DAY
+        since, until = None, span[0] - _ONE_DAY
     elif prep == "since":
         until = None
     elif prep in ("until", "till", "through", "thru"):

@@ -118,6 +118,8 @@ CASES = [
     ("until March 2022", None, date(2022, 3, 31), "until March 2022"),
     ("through March 2022", None, date(2022, 3, 31), "through March 2022"),
     ("from March 2022 onward", date(2022, 3, 1), None, "from March 2022 onward"),
+    # Found by test_properties: "onward" after "after" used to drop the end it needs.
+    ("after March 2022 onward", date(2022, 4, 1), None, "after March 2022 onward"),
     ("since last week", date(2022, 3, 21), None, "since last week"),
     # Relative to today (Thursday 2022-03-31)
     ("What happened last year?", date(2021, 1, 1), date(2021, 12, 31), "last year"),

@@ -175,6 +175,7 @@ QUESTIONS = st.one_of(ANY_TEXT, st.lists(DATE_WORDS, max_size=14).map(" ".join),
 @given(QUESTIONS, st.dates(dt.date(1995, 1, 1), dt.date(2035, 12, 31)))
 @example("between February 29 and March 2023", dt.date(2022, 3, 31))
 @example("last 999 years", dt.date(2022, 3, 31))
+@example("AFTER SPRING ONWARD", dt.date(2022, 3, 31))  # once a TypeError
 def test_find_date_window_never_raises(question, today):
     window = find_date_window(question, today)
     if window is None:
