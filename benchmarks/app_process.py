@@ -1,5 +1,6 @@
 """The web app in a subprocess, for the benchmarks: start it on a free loopback port,
-wait until its page answers, stop it. Only 127.0.0.1 is ever contacted."""
+wait until its page answers, read its chat replies, stop it. Only 127.0.0.1 is ever
+contacted."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 # The app must reach nothing but its clients: no telemetry, no model hub.
 APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+# What the chat shows while a reply is on its way, and in front of an error reply.
+PLACEHOLDER = "Searching the releases"
+ERROR_MARK = "⚠️"
 
 
 class AppError(Exception):
@@ -79,3 +85,23 @@ def log_tail(log: IO[bytes], lines: int = 15) -> str:
     log.flush()
     log.seek(0)
     return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
+
+
+def final_answer(result: Any) -> str:
+    """The assistant's text in a job's final (history, sources panel) output.
+
+    Raises:
+        ValueError: the output holds no real answer.
+    """
+    history = result[0] if isinstance(result, (tuple, list)) and result else None
+    if not history or not isinstance(history[-1], dict) or history[-1].get("role") != "assistant":
+        raise ValueError(f"final output has no assistant message: {str(result)[:120]!r}")
+    content = history[-1].get("content")
+    if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    text = str(content or "")
+    if not text.strip() or PLACEHOLDER in text:
+        raise ValueError("the answer never replaced the placeholder")
+    if text.startswith(ERROR_MARK):
+        raise ValueError(f"the app answered with an error: {text[:120]!r}")
+    return text

@@ -54,6 +54,8 @@ from rag.embedding import Embedder
 from rag.releases import find_release_files
 from rag.text import passage_sentences
 
+from bench_common import positive
+
 WARMUP_QUERIES = 3
 BASELINE_SAMPLE = 512
 BASELINE_BATCH = 32
@@ -353,25 +355,14 @@ def _model_threads(model: ModelConfig) -> int:
     return torch.get_num_threads()
 
 
-def _positive(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
-    return number
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="seeds", help="folder of release files (seeds/)")
     parser.add_argument("--index", help="index folder to build into and keep "
                                         "(default: a temporary folder, removed afterwards)")
-    parser.add_argument("--limit", type=_positive,
+    parser.add_argument("--limit", type=positive,
                         help="only the first N release files, in sorted order")
-    parser.add_argument("--queries", type=_positive, default=50,
+    parser.add_argument("--queries", type=positive, default=50,
                         help="timed retrieve() calls (default 50, after 3 warm-up calls)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)

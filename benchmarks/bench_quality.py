@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 import rag
+from bench_common import print_figures
 from rag.evaluate import evaluate, load_questions
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "dev_questions.yaml"
@@ -96,11 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asked = [q.question for q in questions]
         for mode in ("dense", "hybrid"):
             figures[f"top10_overlap_{mode}"] = round(overlap(reference, fast, asked, mode), 4)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key}: {value}")
+    print_figures(figures, args.json)
     return 0
 
 

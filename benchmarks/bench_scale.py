@@ -27,9 +27,7 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 import rag
+from bench_common import print_figures
 from rag.evaluate import load_questions
 from rag.releases import find_release_files
 
@@ -160,11 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures[f"incremental_{row['changed']}_changed_embedded"] = row["embedded"]
     figures["load_after"] = round(os.getloadavg()[0], 2)
 
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key}: {value}")
+    print_figures(figures, args.json)
     return 0
 
 

@@ -68,8 +68,9 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 import numpy as np  # noqa: E402
 
 import rag  # noqa: E402
-from app_process import (HOST, REPO, AppError, free_port, log_tail,  # noqa: E402
-                         start_app, stop_app, wait_until_up)
+from app_process import (HOST, REPO, AppError, final_answer, free_port,  # noqa: E402
+                         log_tail, start_app, stop_app, wait_until_up)
+from bench_common import positive  # noqa: E402
 from rag.render import answer_markdown  # noqa: E402
 from rag.web import ALL_CATEGORIES  # noqa: E402
 
@@ -79,8 +80,6 @@ LEVEL_TIMEOUT = 900.0     # s for one level; requests not started by then count 
 CONNECT_TIMEOUT = 60.0    # s for all clients of a level to fetch the app's config
 POLL = 0.05               # s between looks at a running job (queue rank, first update)
 WARMUP = 2                # untimed answers, in-process and over HTTP, before measuring
-PLACEHOLDER = "Searching the releases"
-ERROR_MARK = "⚠️"
 
 # Realistic questions about the Feb-Mar 2022 releases in seeds/; cycled to reach --questions.
 QUESTIONS = (
@@ -238,26 +237,6 @@ def chat_endpoint(client) -> str:
             return name
     raise BenchError(f"no chat endpoint among {sorted(api['named_endpoints'])}; "
                      "did build_app in rag/web.py change its inputs?")
-
-
-def final_answer(result: Any) -> str:
-    """The assistant's text in a job's final (history, sources panel) output.
-
-    Raises:
-        ValueError: the output holds no real answer.
-    """
-    history = result[0] if isinstance(result, (tuple, list)) and result else None
-    if not history or not isinstance(history[-1], dict) or history[-1].get("role") != "assistant":
-        raise ValueError(f"final output has no assistant message: {str(result)[:120]!r}")
-    content = history[-1].get("content")
-    if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    text = str(content or "")
-    if not text.strip() or PLACEHOLDER in text:
-        raise ValueError("the answer never replaced the placeholder")
-    if text.startswith(ERROR_MARK):
-        raise ValueError(f"the app answered with an error: {text[:120]!r}")
-    return text
 
 
 def ask(client, endpoint: str, question: str, inputs: Sequence[Any]) -> Outcome:
@@ -506,24 +485,13 @@ def _user_levels(value: str) -> list[int]:
     return levels
 
 
-def _positive(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
-    return number
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "rag.yaml"),
                         help="YAML settings file for the app and the baseline (rag.yaml)")
     parser.add_argument("--users", type=_user_levels, default=[1, 4, 16],
                         help="concurrency levels, comma-separated (default 1,4,16)")
-    parser.add_argument("--questions", type=_positive, default=40,
+    parser.add_argument("--questions", type=positive, default=40,
                         help="requests per level, spread over its users, and in the "
                              "baseline (default 40)")
     parser.add_argument("--port", type=int, help="port for the app (default: a free one)")

@@ -60,8 +60,8 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-from app_process import (APP_ENV, HOST, REPO, AppError, free_port, log_tail,  # noqa: E402
-                         start_app, stop_app, wait_until_up)
+from app_process import (APP_ENV, HOST, REPO, AppError, final_answer,  # noqa: E402
+                         free_port, log_tail, start_app, stop_app, wait_until_up)
 
 BUILD_TIMEOUT = 1800.0    # s for the initial `rag index` with the real model
 START_TIMEOUT = 300.0     # s for the app to load the model and the index
@@ -69,8 +69,6 @@ REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
 REBUILD_TIMEOUT = 600.0   # s from pressing "Rebuild index" to the new index being served
 RSS_EVERY = 10.0          # s between memory samples
 STATUS_POLL = 0.5         # s between looks at the status line during a rebuild
-PLACEHOLDER = "Searching the releases"
-ERROR_MARK = "⚠️"
 ALL_CATEGORIES = "All categories"  # rag.web.ALL_CATEGORIES, without importing gradio code
 
 # Questions about the Feb-Mar 2022 releases in seeds/ (as in bench_serve.py), cycled.
@@ -198,28 +196,13 @@ def endpoints(client) -> tuple[str, str, str]:
     return chat, rebuild, status
 
 
-def _answer_text(result: Any) -> str:
-    history = result[0] if isinstance(result, (tuple, list)) and result else None
-    if not history or not isinstance(history[-1], dict) or history[-1].get("role") != "assistant":
-        raise ValueError(f"final output has no assistant message: {str(result)[:120]!r}")
-    content = history[-1].get("content")
-    if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    text = str(content or "")
-    if not text.strip() or PLACEHOLDER in text:
-        raise ValueError("the answer never replaced the placeholder")
-    if text.startswith(ERROR_MARK):
-        raise ValueError(f"the app answered with an error: {text[:120]!r}")
-    return text
-
-
 def ask(client, endpoint: str, question: str, inputs: Sequence[Any]) -> Request:
     """Ask one question in a fresh chat; wait at most REQUEST_TIMEOUT for its final output."""
     sent = time.monotonic()
     job = None
     try:
         job = client.submit(question, [], *inputs, api_name=endpoint)
-        _answer_text(job.result(timeout=REQUEST_TIMEOUT))
+        final_answer(job.result(timeout=REQUEST_TIMEOUT))
     except Exception as exc:  # any failure is one failed request, not the end of the run
         if isinstance(exc, TimeoutError) and job is not None:
             job.cancel()
