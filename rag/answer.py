@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -143,31 +143,44 @@ def _near_duplicate(a: str, b: str) -> bool:
     return len(wa & wb) / max(1, len(wa | wb)) > 0.8
 
 
-def _score(index: Index, candidates: list[_Candidate], similarity: list[float], query: str,
-           terms: list[str], kind: str | None, config: AnswerConfig,
-           only: set[int] | None = None) -> list[tuple[float, _Candidate]]:
-    """Score candidates (those in ``only``, if given) that hold the kind of answer asked."""
-    scored = []
+def _evidence(index: Index, candidates: list[_Candidate], query: str, terms: list[str],
+              kind: str | None, config: AnswerConfig) -> dict[int, float]:
+    """For each candidate that holds the kind of answer asked for, the part of its score
+    that does not depend on its cosine: question terms covered and passage rank.
+
+    A sentence without the kind of thing asked for (a name for "who", an amount for
+    "how much") restates the question at best: it is never quoted, so it gets no entry.
+    """
+    evidence = {}
     for i, cand in enumerate(candidates):
-        if only is not None and i not in only:
-            continue
-        # An answer often follows the sentence that names the subject ("... announced
-        # a delegation:" then the names), so a sentence also draws on the one before it.
-        previous = candidates[i - 1] if i and candidates[i - 1].source == cand.source \
-            else None
-        sim = similarity[i]
-        if previous is not None:
-            sim = max(sim, config.context_weight * similarity[i - 1])
-        # A sentence without the kind of thing asked for (a name for "who", an amount for
-        # "how much") restates the question at best: never quote it.
         if not holds_answer(cand.text, kind, query):
             continue
+        previous = _previous(candidates, i)
         title = index.release(cand.release_id).title
         context = f"{cand.text} {title} {previous.text if previous else ''}"
         covered = _coverage(terms, set(analyse(context)), index.lexical.idf)
-        score = (config.semantic_weight * max(0.0, sim) + config.lexical_weight * covered
-                 + config.rank_weight / math.sqrt(cand.source))
-        scored.append((score, cand))
+        evidence[i] = (config.lexical_weight * covered
+                       + config.rank_weight / math.sqrt(cand.source))
+    return evidence
+
+
+def _previous(candidates: list[_Candidate], i: int) -> _Candidate | None:
+    """The sentence before candidate ``i`` in the same source, if any."""
+    return candidates[i - 1] if i and candidates[i - 1].source == candidates[i].source \
+        else None
+
+
+def _score(candidates: list[_Candidate], similarity: list[float], evidence: dict[int, float],
+           config: AnswerConfig, rows: Iterable[int]) -> list[tuple[float, _Candidate]]:
+    """Scores of the candidates in ``rows`` (those with evidence)."""
+    scored = []
+    for i in rows:
+        # An answer often follows the sentence that names the subject ("... announced
+        # a delegation:" then the names), so a sentence also draws on the one before it.
+        sim = similarity[i]
+        if _previous(candidates, i) is not None:
+            sim = max(sim, config.context_weight * similarity[i - 1])
+        scored.append((config.semantic_weight * max(0.0, sim) + evidence[i], candidates[i]))
     return scored
 
 
@@ -188,7 +201,8 @@ def compose(index: Index, question: str, query: str, hits: list[Hit],
     scored: list[tuple[float, _Candidate]] = []
     if candidates:
         query_vector, similarity = _similarities(index, query, candidates)
-        scored = _score(index, candidates, similarity, query, terms, kind, config)
+        evidence = _evidence(index, candidates, query, terms, kind, config)
+        scored = _score(candidates, similarity, evidence, config, evidence)
         if config.rescore and scored:
             # Second pass over the best few: each sentence embedded on its own says
             # what it states itself, which the pooled vector (steeped in its passage's
@@ -201,8 +215,7 @@ def compose(index: Index, question: str, query: str, hits: list[Hit],
             mixed = list(similarity)
             for i, sim in zip(rows, alone.tolist()):
                 mixed[i] = (similarity[i] + sim) / 2
-            scored = _score(index, candidates, mixed, query, terms, kind, config,
-                            only=set(rows))
+            scored = _score(candidates, mixed, evidence, config, rows)
     scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
     best = scored[0][0] if scored else 0.0
     chosen: list[tuple[float, _Candidate]] = []

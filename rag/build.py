@@ -249,7 +249,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         old_hashes: dict[str, str] = {}
         if old is not None:
             old_hashes = {rid: info["hash"] for rid, info in old.manifest["releases"].items()}
-            starts = np.searchsorted(old.passages["release"], np.arange(len(old.releases) + 1))
+            starts = store.group_starts(old.passages["release"], len(old.releases))
             old_by_id = {r.id: (int(starts[i]), int(starts[i + 1]))
                          for i, r in enumerate(old.releases)}
 
@@ -292,7 +292,11 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             return report
 
         all_texts = [t for _, _, t in to_embed]
-        known = _old_vectors_of_changed(old, report.changed, old_by_id, config, embedder)
+        # Row ranges of each old passage's sentences, for everything reused below.
+        old_sentence_starts = None if old is None else store.group_starts(
+            old.sentences["passage"], len(old.passages))
+        known = _old_vectors_of_changed(old, old_sentence_starts, report.changed, old_by_id,
+                                        config, embedder)
         # No text is embedded twice: passages an edit left alone keep their vectors, and
         # passages repeated across releases (boilerplate) are embedded once.
         unique = list(dict.fromkeys(t for t in all_texts if t not in known))
@@ -312,9 +316,6 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
 
         rows, vecs, new_pos, base = [], [], 0, 0
         sentence_rows, sentence_vecs = [], []
-        if old is not None:
-            old_sentence_starts = np.searchsorted(np.asarray(old.sentences["passage"]),
-                                                  np.arange(len(old.passages) + 1))
         for first, counts, (kind, part) in _coalesced(parts):
             if kind == "old":
                 # A run of unchanged releases is one contiguous block of the old arrays.
@@ -406,7 +407,8 @@ def _stamp_or_none(root: Path, rel: str) -> list[int] | None:
         return None
 
 
-def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
+def _old_vectors_of_changed(old: store.Generation | None,
+                            sentence_starts: np.ndarray | None, changed: list[str],
                             old_by_id: dict[str, tuple[int, int]], config: Config,
                             embedder: Embedder) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Embedding text -> stored passage vector and sentence vectors, for the old
@@ -415,7 +417,6 @@ def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
         return {}
     releases = {r.id: r for r in old.releases}
     known = {}
-    sentence_rows = old.sentences["passage"]
     for rid in changed:
         release = releases[rid]
         header = context_header(release, config.chunking, embedder.count_tokens)
@@ -424,7 +425,7 @@ def _old_vectors_of_changed(old: store.Generation | None, changed: list[str],
             p = old.passages[row]
             start, end = int(p["start"]), int(p["end"])
             passage = Passage(rid, int(p["ordinal"]), start, end, release.body[start:end], 0)
-            sa, sb = np.searchsorted(sentence_rows, [row, row + 1])
+            sa, sb = int(sentence_starts[row]), int(sentence_starts[row + 1])
             known[embedding_text(header, passage)] = (np.asarray(old.vectors[row]),
                                                       np.asarray(old.sentence_vectors[sa:sb]))
     return known

@@ -118,10 +118,8 @@ class Index:
         self._flat = _flat_vectors(faiss_index)
         self._approximate = hasattr(faiss_index, "hnsw")
         # Row ranges: release -> its passages, passage -> its sentences.
-        self._passage_starts = np.searchsorted(np.asarray(self.passages["release"]),
-                                               np.arange(len(self.releases) + 1))
-        self._sentence_starts = np.searchsorted(np.asarray(self.sentences["passage"]),
-                                                np.arange(len(self.passages) + 1))
+        self._passage_starts = store.group_starts(self.passages["release"], len(self.releases))
+        self._sentence_starts = store.group_starts(self.sentences["passage"], len(self.passages))
         self._release_rows = {r.id: i for i, r in enumerate(self.releases)}
         self._release_dates = np.array([r.date.toordinal() for r in self.releases], dtype=np.int64)
         self._release_categories = np.array([r.category.lower() for r in self.releases])
@@ -181,8 +179,8 @@ class Index:
         rows = rows[0][rows[0] >= 0].astype(np.int64)
         if self._approximate:
             return rows, scores[0][:len(rows)]
-        exact = np.asarray(self.vectors[np.sort(rows)]) @ query
-        return top_rows(exact, k, np.sort(rows))
+        rows.sort()  # ascending rows read the memory-mapped vectors in order
+        return top_rows(np.asarray(self.vectors[rows]) @ query, k, rows)
 
     def _mask(self, window: DateWindow | None, category: str | None) -> np.ndarray | None:
         """Passages allowed by the filters, or None when nothing is filtered."""

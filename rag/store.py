@@ -55,6 +55,12 @@ PASSAGE_DTYPE = np.dtype([("release", "<i4"), ("ordinal", "<i4"), ("start", "<i4
 SENTENCE_DTYPE = np.dtype([("passage", "<i4"), ("start", "<i4"), ("end", "<i4")])
 
 
+def group_starts(owners: np.ndarray, groups: int) -> np.ndarray:
+    """Where each group's rows begin in a table sorted by owner (a passage's release
+    row, a sentence's passage row): rows of group g are ``starts[g]:starts[g + 1]``."""
+    return np.searchsorted(np.asarray(owners), np.arange(groups + 1))
+
+
 @dataclass(frozen=True)
 class Generation:
     """The arrays and records of one built index, as read from or written to disk."""
