@@ -132,6 +132,7 @@ class TimedEmbedder:
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
         self.precision = inner.precision
+        self.variant = getattr(inner, "variant", "")  # recorded in the manifest
         self.seconds = 0.0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

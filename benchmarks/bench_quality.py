@@ -54,12 +54,19 @@ def load(index_dir: Path) -> rag.Index:
 
 
 def overlap(a: rag.Index, b: rag.Index, questions: Sequence[str], mode: str) -> float:
-    """Mean share of the top-10 hits the two indexes have in common."""
+    """Mean share of the top-10 hits the two indexes have in common.
+
+    A question neither index finds anything for (its date filter matches no release)
+    agrees fully; one that only one of them answers shares nothing.
+    """
     shares = []
     for q in questions:
         hits_a = {(h.release_id, h.start, h.end) for h in a.retrieve(q, 10, mode=mode)}
         hits_b = {(h.release_id, h.start, h.end) for h in b.retrieve(q, 10, mode=mode)}
-        shares.append(len(hits_a & hits_b) / max(1, len(hits_a)))
+        if not hits_a and not hits_b:
+            shares.append(1.0)
+            continue
+        shares.append(len(hits_a & hits_b) / max(len(hits_a), len(hits_b)))
     return float(np.mean(shares))
 
 

@@ -70,7 +70,9 @@ def index_settings(config: Config, embedder: Embedder) -> dict[str, Any]:
     return {
         "format_version": store.FORMAT_VERSION,
         "model": {"name": config.model.name, "id": embedder.model_id, "dim": embedder.dim,
-                  "precision": embedder.precision},
+                  "precision": embedder.precision,
+                  # how that precision is computed (the int8 export recipe, say)
+                  "variant": getattr(embedder, "variant", "")},
         "chunking": {"max_tokens": config.chunking.max_tokens,
                      "overlap_sentences": config.chunking.overlap_sentences,
                      "header": config.chunking.header,
@@ -98,7 +100,7 @@ def _embed(embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int
     """Embed texts, longest first (so a batch is little padding), and pool a vector
     for each span of each text; results come back in the order of ``texts``."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    pooled: list[np.ndarray] = [np.zeros((0, embedder.dim), np.float16)] * len(texts)
+    pooled: list[np.ndarray] = [np.zeros((0, embedder.dim), np.int8)] * len(texts)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     bar = None
     if progress and texts:
@@ -111,7 +113,7 @@ def _embed(embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int
                                                       [spans[r] for r in rows])
         vectors[rows] = batch_vectors
         for r, p in zip(rows, batch_pooled):
-            pooled[r] = p.astype(np.float16)
+            pooled[r] = store.quantize_unit(p)
         if bar:
             bar.update(len(rows))
     if bar:
@@ -351,7 +353,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         sentences = np.concatenate(sentence_rows) if sentence_rows \
             else np.zeros(0, dtype=store.SENTENCE_DTYPE)
         sentence_vectors = (np.concatenate(sentence_vecs) if sentence_vecs
-                            else np.zeros((0, embedder.dim))).astype(np.float16, copy=False)
+                            else np.zeros((0, embedder.dim))).astype(np.int8, copy=False)
         del known, sentence_vecs
 
         # Unchanged releases' postings are carried over; only new passages are analysed.

@@ -3,10 +3,10 @@
 The one real implementation runs a sentence-transformers model folder (the bundled
 all-MiniLM-L6-v2 by default) on the CPU in one of three precisions:
 
-- ``int8``: the encoder exported to ONNX and its weights quantized to int8, run by
-  ONNX Runtime (VNNI kernels on this kind of CPU); one single-threaded session per
-  core, one text per call, so no batch padding and no batch-dependent results. The
-  exported model is cached on disk (see ``cache_dir``) and made once per model.
+- ``int8``: the encoder exported to ONNX and quantized to int8 (``rag/onnx_export.py``),
+  run by ONNX Runtime (VNNI kernels on this kind of CPU); one single-threaded session
+  per core, one text per call, so no batch padding and no batch-dependent results.
+  The exported model is cached on disk (see ``cache_dir``) and made once per model.
 - ``bfloat16`` and ``float32``: the encoder in torch.
 
 Tokenising and pooling are ours in every case, so a passage pass also yields the mean
@@ -16,12 +16,10 @@ of each sentence's token vectors: sentence vectors for answers at no extra model
 from __future__ import annotations
 
 import json
-import logging
 import os
 import queue
 import tempfile
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ from .config import BUNDLED_MODEL, ModelConfig
 from .errors import ConfigError
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-ONNX_RECIPE = 1  # bump when the export or quantization recipe changes
+ONNX_RECIPE = 3  # bump when rag/onnx_export.py's recipe changes
 
 Spans = Sequence[tuple[int, int]]
 
@@ -45,13 +43,16 @@ class Embedder(Protocol):
     ``encode`` also returns, per text, one such vector per character span given
     (pooled from the same pass); ``count_tokens`` counts word pieces without special
     tokens; ``max_tokens`` is the longest input (special tokens included) the model
-    reads without truncating.
+    reads without truncating. ``variant`` (optional) names how the precision is
+    computed; the manifest records it, so vectors of another export recipe are never
+    mixed into one index.
     """
 
     model_id: str
     dim: int
     max_tokens: int
     precision: str
+    variant: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -154,49 +155,12 @@ def onnx_model_file(folder: ModelFolder) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    from .onnx_export import export_int8
+
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        _export_int8(folder, Path(tmp))
+        export_int8(folder, Path(tmp))
         os.replace(Path(tmp) / "model-int8.onnx", target)  # atomic: racing exports agree
     return target
-
-
-def _export_int8(folder: ModelFolder, out: Path) -> None:
-    """Export the encoder to ONNX (last hidden state out) and quantize its weights."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    # Eager attention exports as plain MatMul/Softmax, which the quantizer handles.
-    model = AutoModel.from_pretrained(str(folder.path), attn_implementation="eager").eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    example = tuple(torch.ones(1, 8, dtype=torch.long) for _ in range(3))
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Encoder().eval(), example, str(out / "model.onnx"), input_names=names,
-                          output_names=["hidden"], opset_version=17, dynamo=False,
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["hidden"]})
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing
-    try:
-        quantize_dynamic(str(out / "model.onnx"), str(out / "model-int8.onnx"),
-                         weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": 1})  # 1: float
-    finally:
-        root.setLevel(level)
 
 
 class _OnnxEncoder:
@@ -315,6 +279,7 @@ class TransformerEmbedder:
         folder = model_folder(config.name)
         self.model_id, self.dim, self.max_tokens = folder.model_id, folder.dim, folder.max_tokens
         self.precision = config.precision
+        self.variant = f"onnx-r{ONNX_RECIPE}" if config.precision == "int8" else "torch"
         self._cls = folder.pooling == "cls"
         threads = config.threads or os.cpu_count() or 1
         self._tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))

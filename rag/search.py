@@ -148,7 +148,7 @@ class Index:
         where = {(int(s), int(e)): sa + k
                  for k, (s, e) in enumerate(zip(table["start"], table["end"]))}
         found = [where.get(span) for span in spans]
-        return [None if k is None else np.asarray(self.sentence_vectors[k], dtype=np.float32)
+        return [None if k is None else store.dequantize_unit(self.sentence_vectors[k])
                 for k in found]
 
     def hit(self, row: int, rank: int, score: float) -> Hit:

@@ -53,7 +53,7 @@ def test_manifest_records_settings(config, embedder):
     manifest = json.loads((config.index / "current" / "manifest.json").read_text())
     assert manifest["format_version"] == store.FORMAT_VERSION
     assert manifest["model"] == {"name": "bundled", "id": "fake/bag-of-words", "dim": 64,
-                                 "precision": "float32"}
+                                 "precision": "float32", "variant": ""}
     assert manifest["chunking"]["max_tokens"] == 40
     assert manifest["counts"]["releases"] == 3
     entry = manifest["releases"]["statements-releases/2022-03/nato.md"]
@@ -80,6 +80,18 @@ def test_other_model_or_dimension_is_refused(config, embedder):
     renamed.model_id = "other/model"
     with pytest.raises(IndexMismatchError, match="model.id is 'fake/bag-of-words'"):
         load_index(config.index, config, renamed)
+
+
+def test_vectors_of_another_export_recipe_are_refused_then_rebuilt(config, embedder):
+    embedder.variant = "onnx-r1"
+    build_index(config, embedder, progress=False)
+    newer = FakeEmbedder()
+    newer.variant = "onnx-r2"
+    with pytest.raises(IndexMismatchError, match="model.variant is 'onnx-r1' in the index"):
+        load_index(config.index, config, newer)
+    report = build_index(config, newer, progress=False)
+    assert report.full and "model.variant" in report.reason
+    load_index(config.index, config, newer)
 
 
 def test_format_version_mismatch_then_index_rebuilds_fully(config, embedder):
@@ -397,9 +409,9 @@ def test_sentence_table_covers_every_passage_sentence(config, embedder):
         text = body[start:int(p["end"])]
         expected += [(row, start + s, start + e) for s, e in passage_sentences(text)]
     assert [tuple(map(int, r)) for r in index.sentences] == expected
-    assert index.sentence_vectors.dtype == np.float16
-    norms = np.linalg.norm(np.asarray(index.sentence_vectors, dtype=np.float32), axis=1)
-    assert np.allclose(norms, 1.0, atol=2e-3)
+    assert index.sentence_vectors.dtype == np.int8
+    peaks = np.abs(index.sentence_vectors.astype(np.int16)).max(axis=1)
+    assert set(np.unique(peaks)) <= {0, 127} and (peaks == 127).mean() > 0.99
 
 
 @pytest.mark.parametrize("name, damage, message", [

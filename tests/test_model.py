@@ -49,7 +49,16 @@ def test_int8_vectors_agree_with_float32(model):
     texts = _seed_texts(model, 24)
     exact = load_embedder(ModelConfig(precision="float32")).embed(texts)
     cosine = np.sum(model.embed(texts) * exact, axis=1)
-    assert cosine.min() > 0.97 and cosine.mean() > 0.99
+    # Plain dynamic quantization gave 0.985 / 0.993 here; the export's float [CLS] and
+    # [SEP] rows and smoothing give about 0.998 / 0.9993.
+    assert cosine.min() > 0.996 and cosine.mean() > 0.9985
+
+
+def test_int8_embeds_the_shortest_inputs(model):
+    # "" is [CLS] [SEP] alone: no row is left for the quantized products.
+    vectors = model.embed(["", "a", "NATO"])
+    assert np.isfinite(vectors).all()
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_a_text_gets_the_same_vector_whatever_else_is_encoded(model):
