@@ -159,7 +159,7 @@ class AnswerConfig:
     rank_weight: float = 0.15
     context_weight: float = 0.9
     relative_cutoff: float = 0.9
-    min_score: float = 0.573
+    min_score: float = 0.562
     rescore: int = 8
 
     def validate(self) -> None:
