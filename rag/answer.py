@@ -123,10 +123,12 @@ def _similarities(index: Index, query: str, candidates: list[_Candidate]
         for i, v in zip(rows, stored):
             vectors[i] = v
     missing = [i for i, v in enumerate(vectors) if v is None]
-    fresh = index.embedder.embed([query] + [candidates[i].text for i in missing])
-    for i, v in zip(missing, fresh[1:]):
-        vectors[i] = v
-    return fresh[0], (np.stack(vectors) @ fresh[0]).tolist()
+    if missing:
+        fresh = index.embedder.embed([candidates[i].text for i in missing])
+        for i, v in zip(missing, fresh):
+            vectors[i] = v
+    query_vector = index.query_vector(query)
+    return query_vector, (np.stack(vectors) @ query_vector).tolist()
 
 
 def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from .errors import ConfigError, IndexCorruptError, IndexMismatchError, Question
 from .releases import Release
 
 MAX_QUESTION_CHARS = 2000
+QUERY_VECTORS_KEPT = 64  # query vectors an Index keeps (one per recent question)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ class Index:
         self._release_categories = np.array([r.category.lower() for r in self.releases])
         self.categories = sorted({r.category for r in self.releases if r.category})
         self.newest = max((r.date for r in self.releases), default=dt.date.today())
+        # Answering embeds the query twice (search, then sentence scores): keep a few.
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -148,8 +154,9 @@ class Index:
         where = {(int(s), int(e)): sa + k
                  for k, (s, e) in enumerate(zip(table["start"], table["end"]))}
         found = [where.get(span) for span in spans]
-        return [None if k is None else store.dequantize_unit(self.sentence_vectors[k])
-                for k in found]
+        rows = [k for k in found if k is not None]
+        vectors = iter(store.dequantize_unit(self.sentence_vectors[rows]) if rows else [])
+        return [None if k is None else next(vectors) for k in found]
 
     def hit(self, row: int, rank: int, score: float) -> Hit:
         p = self.passages[row]
@@ -199,8 +206,20 @@ class Index:
             allowed &= self._release_categories == category.lower()
         return allowed[self.passages["release"]]
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedder's vector for ``query``; the last QUERY_VECTORS_KEPT are kept."""
+        with self._query_lock:
+            vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.embed([query])[0]
+            with self._query_lock:
+                self._query_vectors[query] = vector
+                while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                    self._query_vectors.popitem(last=False)
+        return vector
+
     def _dense(self, query: str, k: int, mask: np.ndarray | None):
-        vector = self.embedder.embed([query])[0]
+        vector = self.query_vector(query)
         if mask is None:
             return self.search_vectors(vector, k)
         # Filtered: score exactly the allowed rows, so a narrow filter still gives k hits.

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .embedding import normalise
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
 from .releases import Release
 
@@ -70,10 +71,7 @@ def quantize_unit(vectors: np.ndarray) -> np.ndarray:
 
 def dequantize_unit(stored: np.ndarray) -> np.ndarray:
     """The float32 unit vectors of ``quantize_unit``'s rows (zero rows stay zero)."""
-    vectors = np.asarray(stored, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    np.maximum(norms, 1e-12, out=norms)
-    return vectors / norms
+    return normalise(np.atleast_2d(stored))
 
 
 def group_starts(owners: np.ndarray, groups: int) -> np.ndarray:
