@@ -80,6 +80,8 @@ def export_int8(folder: ModelFolder, out: Path) -> None:
 
 
 class _Plain(torch.nn.Module):
+    """Another architecture, exported as it is: ids, mask and token types in."""
+
     def __init__(self, model):
         super().__init__()
         self.model = model
@@ -156,11 +158,12 @@ class SplitEncoder(torch.nn.Module):
         """Whether ``model`` has the BERT layout this class computes."""
         config = model.config
         try:
+            _ = model.embeddings
             layers = list(model.encoder.layer)
             for layer in layers:
                 _block_linears(layer)
                 _ = (layer.attention.output.LayerNorm, layer.output.LayerNorm,
-                     layer.intermediate.intermediate_act_fn, model.embeddings)
+                     layer.intermediate.intermediate_act_fn)
         except AttributeError:
             return False
         return bool(layers) and not getattr(config, "is_decoder", False) \

@@ -51,6 +51,15 @@ def test_answer_scores_sentences_with_stored_vectors(index, embedder):
     assert len(sentences) == 2 and answer.quotes[0].text in sentences
 
 
+def test_answer_embeds_the_question_once(index, embedder):
+    # The search and the sentence scores share one query vector.
+    question = "Which countries received new battle groups?"
+    index.answer_config = dataclasses.replace(index.answer_config, rescore=0)
+    embedder.embedded.clear()
+    assert not index.answer(question).abstained
+    assert embedder.embedded == [question]
+
+
 def test_sentence_missing_from_the_index_is_embedded_at_query_time(index, embedder,
                                                                    monkeypatch):
     with_stored = index.answer("Which countries received new battle groups?")

@@ -53,3 +53,39 @@ def test_split_encoder_fits_bert_layouts_only():
     distil = DistilBertModel(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=4,
                                               hidden_dim=64))
     assert not SplitEncoder.fits(distil)
+
+
+def test_export_int8_of_a_bert_folder_agrees_with_the_model(tmp_path):
+    import shutil
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from rag.embedding import ModelFolder, model_folder
+    from rag.onnx_export import export_int8
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=4, intermediate_size=64,
+                                 max_position_embeddings=128)).eval()
+    model.save_pretrained(tmp_path / "model")
+    # The bundled model's tokenizer: the calibration passages need its vocabulary.
+    shutil.copy(model_folder("bundled").path / "tokenizer.json", tmp_path / "model")
+    folder = ModelFolder(tmp_path / "model", "tiny", 32, 128, "mean",
+                         tmp_path / "model" / "model.safetensors")
+    (tmp_path / "out").mkdir()
+    export_int8(folder, tmp_path / "out")
+
+    session = ort.InferenceSession(str(tmp_path / "out" / "model-int8.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input_ids"]  # the split encoder
+    for length in (2, 9, 40):
+        ids = _ids(length, seed=length) + 1000
+        ids[0, 0], ids[0, -1] = 101, 102
+        with torch.inference_mode():
+            expected = model(input_ids=ids).last_hidden_state[0].numpy()
+        got = session.run(None, {"input_ids": ids.numpy()})[0][0]
+        assert got.shape == expected.shape
+        cosine = np.sum(got * expected, axis=1) / (np.linalg.norm(got, axis=1)
+                                                   * np.linalg.norm(expected, axis=1))
+        assert cosine.min() > 0.99

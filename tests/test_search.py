@@ -101,3 +101,15 @@ def test_one_release_cannot_crowd_out_the_others(index):
 
 def test_bm25_scores_only_lexical_matches(index):
     assert index.retrieve("zyzzyva", mode="bm25") == []
+
+
+def test_recent_query_vectors_are_kept_and_bounded(index, monkeypatch):
+    monkeypatch.setattr("rag.search.QUERY_VECTORS_KEPT", 3)
+    embedded = index.embedder.embedded
+    for day in range(5):
+        index.retrieve(f"sanctions number {day}")
+    embedded.clear()
+    index.retrieve("sanctions number 4")  # among the last three: not embedded again
+    assert embedded == []
+    index.retrieve("sanctions number 0")  # pushed out by the later ones
+    assert embedded == ["sanctions number 0"]
