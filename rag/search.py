@@ -212,6 +212,7 @@ class Index:
             vector = self._query_vectors.get(query)
         if vector is None:
             vector = self.embedder.embed([query])[0]
+            vector.setflags(write=False)  # shared by every caller asking the same
             with self._query_lock:
                 self._query_vectors[query] = vector
                 while len(self._query_vectors) > QUERY_VECTORS_KEPT:
