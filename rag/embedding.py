@@ -141,6 +141,16 @@ def model_folder(name: str) -> ModelFolder:
     return ModelFolder(path, model_id, int(config["hidden_size"]), max_tokens, pooling, weights)
 
 
+def model_tokenizer(folder: ModelFolder):
+    """``folder``'s tokenizer as the model reads text: no padding, cut at max_tokens."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(folder.max_tokens)
+    return tokenizer
+
+
 def onnx_model_file(folder: ModelFolder) -> Path:
     """The int8 ONNX export of ``folder``'s encoder, made and cached on first use.
 
@@ -294,9 +304,7 @@ class TransformerEmbedder:
         self._tokenizer.no_truncation()
         # The model reads at most max_tokens pieces, special tokens included, as
         # sentence-transformers truncates; counting sees the whole text.
-        self._truncating = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
-        self._truncating.no_padding()
-        self._truncating.enable_truncation(self.max_tokens)
+        self._truncating = model_tokenizer(folder)
         if config.precision == "int8":
             try:
                 self._onnx: _OnnxEncoder | None = _OnnxEncoder(onnx_model_file(folder), threads)

@@ -16,11 +16,10 @@ from typing import Iterable
 import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
-from tokenizers import Tokenizer
 from transformers import AutoModel
 from transformers.utils import logging as hf_logging
 
-from .embedding import ModelFolder
+from .embedding import ModelFolder, model_tokenizer
 
 # SmoothQuant's migration strength: how much of an input channel's range moves into the
 # weights (0: none, 1: all). 0.65-0.85 agreed best with float32 here (benchmarks/RESULTS.md).
@@ -65,10 +64,10 @@ def export_int8(folder: ModelFolder, out: Path) -> None:
         torch.onnx.export(encoder.eval(), example, str(out / "model.onnx"), input_names=names,
                           output_names=["hidden"], opset_version=17, dynamo=False,
                           dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["hidden"]})
+    _own_weights(out / "model.onnx")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice about pre-processing
-    _own_weights(out / "model.onnx")
     try:
         # Matrix products only: the embedding tables stay float (a lookup gains nothing).
         quantize_dynamic(str(out / "model.onnx"), str(out / "model-int8.onnx"),
@@ -111,12 +110,9 @@ def _own_weights(path: Path) -> None:
 
 
 def _calibration_ids(folder: ModelFolder) -> list[torch.Tensor]:
-    tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(folder.max_tokens)
     texts = [json.loads(line) for line in
              CALIBRATION_TEXTS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [torch.tensor([e.ids]) for e in tokenizer.encode_batch(texts)]
+    return [torch.tensor([e.ids]) for e in model_tokenizer(folder).encode_batch(texts)]
 
 
 def _block_linears(layer) -> dict[str, torch.nn.Linear]:
