@@ -8,7 +8,7 @@ and prints, one ``name: value`` per line (or one JSON object with ``--json``):
 - embedding seconds (time spent inside ``embedder.embed`` during the build) and
   embedding tokens/s (tokens embedded / embedding seconds);
 - build seconds (``BuildReport.seconds``: reading, chunking, embedding, writing);
-- model load seconds (``rag.embedding.load_embedder``) and index load seconds
+- model load seconds (``rag.model.transformer.load_embedder``) and index load seconds
   (``rag.load_index``);
 - ``Index.retrieve`` latency p50/p95 in ms over N timed questions (after 3 warm-up ones);
 - the 1-minute load average before and after (other processes skew the timings);
@@ -48,11 +48,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 import rag
-import rag.embedding
+import rag.model.transformer
 from rag.config import BUNDLED_MODEL, ModelConfig
-from rag.embedding import Embedder
-from rag.releases import find_release_files
-from rag.text import passage_sentences
+from rag.model.embedder import Embedder
+from rag.ingest.releases import find_release_files
+from rag.ingest.sentences import passage_sentences
 
 from bench_common import positive
 
@@ -128,11 +128,7 @@ class TimedEmbedder:
 
     def __init__(self, inner: Embedder):
         self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.max_tokens = inner.max_tokens
-        self.precision = inner.precision
-        self.variant = getattr(inner, "variant", "")  # recorded in the manifest
+        self.info = inner.info  # recorded in the manifest
         self.seconds = 0.0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -197,7 +193,7 @@ def time_retrieval(index: rag.Index, questions: Sequence[str], count: int,
 def hnsw_recall(index: rag.Index, questions: Sequence[str], k: int = 10) -> tuple[float, float]:
     """Recall@k of an HNSW index against the exact one over the same vectors, and the
     seconds it took to build it."""
-    from rag.build import make_faiss_index
+    from rag.index.build import make_faiss_index
 
     started = time.perf_counter()
     hnsw = make_faiss_index(np.asarray(index.vectors), {"type": "hnsw", "m": 32})
@@ -287,7 +283,7 @@ def benchmark(seeds: Path, index_dir: Path | None, limit: int | None,
         config = rag.load_config(None).replace(seeds=build_seeds, index=index_dir)
 
         started = time.perf_counter()
-        embedder = rag.embedding.load_embedder(config.model)
+        embedder = rag.model.transformer.load_embedder(config.model)
         model_load = time.perf_counter() - started
 
         timed = TimedEmbedder(embedder)
@@ -309,7 +305,7 @@ def benchmark(seeds: Path, index_dir: Path | None, limit: int | None,
     return [
         Figure("seeds", "seeds", str(seeds)),
         Figure("limit", "limit", limit if limit is not None else "none"),
-        Figure("model", "model", f"{embedder.model_id} ({embedder.precision})"),
+        Figure("model", "model", f"{embedder.info.id} ({embedder.info.precision})"),
         Figure("model_threads", "model threads", _model_threads(config.model)),
         # Other processes share the machine; the load average says how much.
         Figure("load_before", "load average before", load_before, 2),

@@ -46,11 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import store
-from rag.chunking import chunk_release, context_header, embedding_text
+from rag.index import store
+from rag.ingest.chunking import chunk_release, context_header, embedding_text
 from rag.config import load_config
-from rag.lexical import LexicalIndex, analyse
-from rag.releases import Release, load_releases
+from rag.index.lexical import LexicalIndex, analyse
+from rag.ingest.releases import Release, load_releases
 
 CHANGES = (1, 10, 100)
 
@@ -68,7 +68,7 @@ def _passage_texts(releases: list[Release], cache: Path, config) -> tuple[list[l
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data["ids"] == [r.id for r in releases]:
             return data["texts"], data["header_seconds"]
-    from rag.embedding import load_embedder
+    from rag.model.transformer import load_embedder
 
     count = load_embedder(config.model).count_tokens
     _, header_seconds = _seconds(lambda: [context_header(r, config.chunking, count)
@@ -200,14 +200,13 @@ class HashEmbedder:
     """The model's tokenizer (so passages are chunked as by ``rag index``), with a hash of
     each text as its vector: a build that costs no embedding time."""
 
-    model_id = "bench/hash"
-    precision = "float32"
-
     def __init__(self, config, dim: int = 384):
-        from rag.embedding import load_embedder
+        from rag.model.embedder import ModelInfo
+        from rag.model.transformer import load_embedder
 
         real = load_embedder(config.model)
-        self.count_tokens, self.max_tokens, self.dim = real.count_tokens, real.max_tokens, dim
+        self.count_tokens, self.dim = real.count_tokens, dim
+        self.info = ModelInfo("bench/hash", dim, real.info.max_tokens, "float32", "")
         self.embedded = 0
 
     def embed(self, texts) -> np.ndarray:
@@ -220,7 +219,7 @@ class HashEmbedder:
 
 def run_builds(seeds: Path) -> dict[str, object]:
     """Full, then incremental builds (1 and 100 files edited) of a copy of ``seeds``."""
-    from rag.build import build_index
+    from rag.index.build import build_index
 
     figures: dict[str, object] = {"build load average before": os.getloadavg()[0]}
     work = Path(tempfile.mkdtemp(prefix="rag-bench-build-"))

@@ -33,7 +33,8 @@ import numpy as np
 
 import rag
 from bench_common import print_figures
-from rag.evaluate import evaluate, load_questions
+from rag.eval.questions import load_questions
+from rag.eval.run import evaluate
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "dev_questions.yaml"
 
@@ -42,7 +43,7 @@ def build(seeds: Path, index_dir: Path, precision: str) -> tuple[rag.Index, floa
     config = rag.load_config(None)
     config = config.replace(seeds=seeds, index=index_dir,
                             model=dataclasses.replace(config.model, precision=precision))
-    embedder = rag.embedding.load_embedder(config.model)
+    embedder = rag.model.transformer.load_embedder(config.model)
     started = time.perf_counter()
     rag.build_index(config, embedder, full=True, progress=False)
     seconds = time.perf_counter() - started

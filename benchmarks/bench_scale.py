@@ -39,8 +39,8 @@ import numpy as np
 
 import rag
 from bench_common import print_figures
-from rag.evaluate import load_questions
-from rag.releases import find_release_files
+from rag.eval.questions import load_questions
+from rag.ingest.releases import find_release_files
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "dev_questions.yaml"
 WARMUP = 3
@@ -101,7 +101,7 @@ def incremental(seeds: Path, index_dir: Path, changes: Sequence[int]) -> list[di
         subprocess.run(["cp", "-al", str(index_dir), str(copy)], check=True)
         (copy / ".lock").unlink(missing_ok=True)  # a hard link would share the lock file
         config = rag.load_config(None).replace(seeds=farm, index=copy)
-        embedder = rag.embedding.load_embedder(config.model)
+        embedder = rag.model.transformer.load_embedder(config.model)
         report = rag.build_index(config, embedder, progress=False)
         rows.append({"changed": 0, "seconds": report.seconds, "wrote": report.wrote,
                      "embedded": report.passages_embedded})
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["load_index_s"] = round(time.perf_counter() - started, 2)
     figures["releases"], figures["passages"] = index.release_count, len(index)
     figures["sentences"] = len(index.sentences)
-    figures["model"] = f"{index.embedder.model_id} ({index.embedder.precision})"
+    figures["model"] = f"{index.embedder.info.id} ({index.embedder.info.precision})"
     asked = questions(index, args.queries)
     retrieve_ms, answer_ms = latencies(index, asked)
     figures["queries"] = len(asked)

@@ -71,8 +71,8 @@ import rag  # noqa: E402
 from app_process import (HOST, REPO, AppError, final_answer, free_port,  # noqa: E402
                          log_tail, start_app, stop_app, wait_until_up)
 from bench_common import positive  # noqa: E402
-from rag.render import answer_markdown  # noqa: E402
-from rag.web import ALL_CATEGORIES  # noqa: E402
+from rag.web.render import answer_markdown  # noqa: E402
+from rag.web.app import ALL_CATEGORIES  # noqa: E402
 
 START_TIMEOUT = 300.0     # s for the app to load the model and index and answer its page
 REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
@@ -416,7 +416,7 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
     base = baseline.figures()
     return {
         "config": str(config_path), "url": url, "endpoint": endpoint,
-        "model": f"{index.embedder.model_id} ({index.embedder.precision})",
+        "model": f"{index.embedder.info.id} ({index.embedder.info.precision})",
         "cpus": os.cpu_count(), "startup_s": round(startup, 1),
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
         "questions_per_level": count,

@@ -69,7 +69,7 @@ REQUEST_TIMEOUT = 120.0   # s for one answer, queueing included
 REBUILD_TIMEOUT = 600.0   # s from pressing "Rebuild index" to the new index being served
 RSS_EVERY = 10.0          # s between memory samples
 STATUS_POLL = 0.5         # s between looks at the status line during a rebuild
-ALL_CATEGORIES = "All categories"  # rag.web.ALL_CATEGORIES, without importing gradio code
+ALL_CATEGORIES = "All categories"  # rag.web.app.ALL_CATEGORIES, without importing gradio code
 
 # Questions about the Feb-Mar 2022 releases in seeds/ (as in bench_serve.py), cycled.
 QUESTIONS = (

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rag.releases import read_release  # noqa: E402
+from rag.ingest.releases import read_release  # noqa: E402
 
 _S = "statements-releases/"
 

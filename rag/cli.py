@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from typing import Any
+
 from .config import MODES, Config, load_config
-from .errors import RagError
+from .errors import ConfigError, RagError
+from .version import __version__
 
 # Exit statuses: 0 done; 1 error (nothing changed); 2 bad command line (argparse);
 # 3 index built, but some release files were skipped (listed in the output).
@@ -29,13 +31,13 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _embedder(config: Config):
-    from .embedding import load_embedder
+    from .model.transformer import load_embedder
 
     return load_embedder(config.model)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .build import build_index
+    from .index.build import build_index
 
     config = _config(args)
     embedder = _embedder(config)
@@ -48,8 +50,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _watch(config: Config, embedder, interval: float) -> None:
-    from . import store
-    from .build import build_index, check_staleness
+    from .index import store
+    from .index.build import build_index
+    from .index.staleness import check_staleness
 
     print(f"watching {config.seeds} every {interval:g} s (Ctrl-C to stop)", flush=True)
     while True:
@@ -65,10 +68,10 @@ def _watch(config: Config, embedder, interval: float) -> None:
 
 
 def _open_index(args: argparse.Namespace):
-    from .search import load_index
+    from . import load_index
 
     config = _config(args)
-    index = load_index(config.index, config)
+    index = load_index(config.index, config, _embedder(config))
     stale = index.staleness(config.seeds)
     if stale.stale:
         print(f"warning: the index is stale ({stale.describe()} release files in "
@@ -121,11 +124,70 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_eval_parser(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``rag eval`` to the CLI's sub-parsers (``common`` provides --config)."""
+    e = subparsers.add_parser(
+        "eval", parents=[common],
+        help="measure retrieval and answers on a question set, or on a BEIR folder")
+    e.add_argument("questions", nargs="?", help="YAML question set (e.g. eval/dev_questions.yaml)")
+    e.add_argument("--beir", metavar="DIR",
+                   help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) instead")
+    e.add_argument("--index", help="index folder (default from config: index/)")
+    e.add_argument("--mode", choices=[*MODES, "all"],
+                   help="retrieval mode, or all three side by side (default from config)")
+    e.add_argument("--calibrate", action="store_true",
+                   help="also print the abstention threshold sweep (for answer.min_score)")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.set_defaults(func=cmd_eval)
+    return e
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run ``rag eval``; prints a table (or JSON) and returns the exit code."""
+    from . import load_index
+    from .eval.questions import load_questions
+    from .eval.run import calibrate, evaluate, format_table
+
+    if bool(args.questions) == bool(args.beir):
+        raise ConfigError("give a question file or --beir DIR (one of them): "
+                          "`rag eval eval/dev_questions.yaml` or `rag eval --beir DIR`")
+    config = _config(args)
+    mode = getattr(args, "mode", None)
+    modes = list(MODES) if mode == "all" else [mode or config.retrieval.mode]
+    if args.beir:
+        from .eval.beir import evaluate_beir
+
+        results = evaluate_beir(args.beir, config, _embedder(config), modes)
+        print(json.dumps(results, indent=2) if args.json else format_table(results))
+        return 0
+    questions = load_questions(args.questions)
+    index = load_index(config.index, config, _embedder(config))
+    reports = [evaluate(index, questions, m) for m in modes]
+    if args.json:
+        out: dict[str, Any] = {r.mode: r.to_dict() for r in reports}
+        if args.calibrate:
+            out["calibration"] = {r.mode: calibrate(r.results) for r in reports}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    if len(reports) == 1:
+        print(reports[0].format())
+    else:
+        print(format_table({r.mode: r.metrics() for r in reports}))
+    if args.calibrate:
+        for r in reports:
+            print(f"\nabstention threshold sweep ({r.mode}; current answer.min_score "
+                  f"{config.answer.min_score:g}):\n"
+                  f"{'threshold':>10} {'answerable abstained':>21} {'unanswerable answered':>22}")
+            for threshold, abstained, answered in calibrate(r.results):
+                print(f"{threshold:>10.4f} {abstained:>21} {answered:>22}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .web import serve
+    from .web.app import serve
 
     config = _config(args)
-    serve(config, host=args.host, port=args.port)
+    serve(config, _embedder(config), host=args.host, port=args.port)
     return EXIT_OK
 
 
@@ -167,8 +229,6 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--until", help="only releases dated on or before YYYY-MM-DD")
         s.add_argument("--category", help="only releases of this category")
         s.set_defaults(func=func)
-
-    from .evaluate import add_parser as add_eval_parser
 
     add_eval_parser(sub, common)
 

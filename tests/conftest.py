@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import settings
 
 from rag.config import Config, config_from_dict
-from rag.embedding import normalise
+from rag.model.embedder import ModelInfo
+from rag.vectors import normalise
 
 # CI (`.ci/run` sets CI=1) replays the same generated examples every run, so a red build
 # means a change broke something, not that the search happened on a new input; local
@@ -31,13 +33,15 @@ _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 class FakeEmbedder:
     """Bag of hashed words: texts sharing words get similar vectors. Counts what it embeds."""
 
-    model_id = "fake/bag-of-words"
-    precision = "float32"
-
     def __init__(self, dim: int = 64, max_tokens: int = 512):
+        self.info = ModelInfo("fake/bag-of-words", dim, max_tokens, "float32", "")
         self.dim = dim
-        self.max_tokens = max_tokens
         self.embedded: list[str] = []
+
+    def renamed(self, **changes) -> "FakeEmbedder":
+        """This embedder with other ``info`` (another model id, variant ...)."""
+        self.info = dataclasses.replace(self.info, **changes)
+        return self
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(_TOKEN_RE.findall(t)) for t in texts]
@@ -132,8 +136,7 @@ def embedder() -> FakeEmbedder:
 def fake_model(monkeypatch) -> FakeEmbedder:
     """Whatever loads "the model" (the CLI, load_index) gets the fake embedder."""
     embedder = FakeEmbedder()
-    monkeypatch.setattr("rag.embedding.load_embedder", lambda config: embedder)
-    monkeypatch.setattr("rag.search.load_embedder", lambda config: embedder)
+    monkeypatch.setattr("rag.model.transformer.load_embedder", lambda config: embedder)
     return embedder
 
 
@@ -166,7 +169,7 @@ def real_config(real_seeds) -> Config:
 @pytest.fixture(scope="session")
 def real_model():
     from rag.config import ModelConfig
-    from rag.embedding import load_embedder
+    from rag.model.transformer import load_embedder
 
     return load_embedder(ModelConfig())
 
@@ -174,8 +177,8 @@ def real_model():
 @pytest.fixture(scope="session")
 def real_index(real_config, real_model):
     """The real model's index over the seeds (built once per test session)."""
-    from rag.build import build_index
-    from rag.search import load_index
+    from rag.index.build import build_index
+    from rag import load_index
 
     build_index(real_config, real_model, progress=False)
     return load_index(real_config.index, real_config, real_model)

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from rag.answer import NO_ANSWER
-from rag.build import build_index
+from rag.query.answer import NO_ANSWER
+from rag.index.build import build_index
 from rag.config import AnswerConfig
-from rag.search import load_index
+from rag import load_index
 
 
 

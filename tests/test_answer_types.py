@@ -1,6 +1,6 @@
 import pytest
 
-from rag.answer_types import expected_type, holds_answer
+from rag.query.answer_types import expected_type, holds_answer
 
 
 @pytest.mark.parametrize("question, kind", [

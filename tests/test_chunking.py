@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
-from rag.chunking import chunk_release, context_header, embedding_text
+from rag.ingest.chunking import chunk_release, context_header, embedding_text
 from rag.config import ChunkConfig
-from rag.releases import Release, load_releases
+from rag.ingest.releases import Release, load_releases
 from conftest import SEEDS, FakeEmbedder
 
 count = FakeEmbedder().count_tokens

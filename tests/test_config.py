@@ -30,7 +30,7 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path):
 
 @pytest.mark.parametrize("text, message", [
     ("colour: blue\n", r"unknown key\(s\) colour"),
-    ("model:\n  size: 3\n", r"unknown key model.size \(known: batch_size, name, precision, threads\)"),
+    ("model:\n  size: 3\n", r"unknown key model.size \(known: batch_size, cache, name, precision, threads\)"),
     ("chunking:\n  max_tokens: lots\n", "chunking.max_tokens = 'lots' must be a whole number"),
     ("chunking:\n  header: 1\n", "chunking.header = 1 must be true or false"),
     ("chunking: 3\n", "chunking must be a mapping"),
@@ -52,3 +52,36 @@ def test_bad_config_is_refused(tmp_path: Path, text, message):
 def test_missing_config_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_environment_overrides_are_applied_once_at_load(tmp_path: Path):
+    from rag.config import load_config
+
+    path = tmp_path / "rag.yaml"
+    path.write_text("server:\n  password: fromfile\nmodel:\n  cache: cache-here\n")
+    config = load_config(path, environ={"RAG_PASSWORD": "fromenv",
+                                        "GRADIO_SERVER_NAME": "0.0.0.0",
+                                        "GRADIO_SERVER_PORT": "8123"})
+    assert (config.server.password, config.server.host, config.server.port) == \
+        ("fromenv", "0.0.0.0", 8123)
+    assert config.model.cache == str(tmp_path / "cache-here")  # relative to the file
+
+
+def test_the_model_cache_defaults_to_the_environment_then_the_user_cache(tmp_path: Path):
+    from rag.config import load_config
+
+    path = tmp_path / "rag.yaml"
+    path.write_text("{}\n")
+    assert load_config(path, environ={"RAG_CACHE_DIR": "/x/y"}).model.cache == "/x/y"
+    assert load_config(path, environ={"XDG_CACHE_HOME": "/c"}).model.cache == \
+        "/c/whitehouse-rag"
+    assert load_config(path, environ={}).model.cache.endswith(".cache/whitehouse-rag")
+
+
+def test_a_bad_port_in_the_environment_is_named(tmp_path: Path):
+    from rag.config import load_config
+
+    with pytest.raises(ConfigError, match=r"GRADIO_SERVER_PORT = 'eighty' must be a whole "
+                                          r"number"):
+        load_config(None,
+                    environ={"GRADIO_SERVER_PORT": "eighty"})

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.dates import DateWindow, find_date_window, strip_date_expression
+from rag.query.dates import DateWindow, find_date_window, strip_date_expression
 from rag.errors import QuestionError, RagError
 
 TODAY = date(2022, 3, 31)  # a Thursday: the newest release in these tests

@@ -1,7 +1,8 @@
 import numpy as np
 
-from rag.fusion import merge_spans, reciprocal_rank_fusion, top_rows
-from rag.store import PASSAGE_DTYPE
+from rag.index.topk import top_rows
+from rag.query.fusion import merge_spans, reciprocal_rank_fusion
+from rag.index.store import PASSAGE_DTYPE
 
 
 def test_top_rows_matches_a_full_sort():

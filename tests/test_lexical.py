@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError
-from rag.lexical import LexicalIndex, analyse
-from rag.releases import load_releases
+from rag.index.lexical import LexicalIndex, NewTexts, OldRows, analyse
+from rag.ingest.releases import load_releases
 from conftest import SEEDS
 
 QUERIES = ["NATO battle groups in Hungary", "free COVID tests for every household",
@@ -76,8 +76,8 @@ def test_assembly_equals_a_fresh_build_after_adds_changes_and_removals(texts, tm
              "Second new passage on petroleum and oil."]
     changed = [t.upper() + " infrastructure" for t in texts[400:420]]
     # Rows 100:150 removed, 400:420 changed, new ones in between and at both ends.
-    parts = [("new", added[:1]), ("old", (0, 100)), ("old", (150, 400)), ("new", changed),
-             ("old", (420, 700)), ("new", []), ("new", added), ("old", (700, len(texts)))]
+    parts = [NewTexts(added[:1]), OldRows(0, 100), OldRows(150, 400), NewTexts(changed),
+             OldRows(420, 700), NewTexts([]), NewTexts(added), OldRows(700, len(texts))]
     merged = LexicalIndex.assemble(parts, old)
     fresh = LexicalIndex.build(added[:1] + texts[:100] + texts[150:400] + changed
                                + texts[420:700] + added + texts[700:])
@@ -88,14 +88,14 @@ def test_assembly_equals_a_fresh_build_after_adds_changes_and_removals(texts, tm
 
 def test_assembly_from_out_of_order_ranges_still_equals_a_fresh_build(texts):
     old = LexicalIndex.build(texts)
-    merged = LexicalIndex.assemble([("old", (500, 600)), ("new", ["new text on oil"]),
-                                    ("old", (0, 100))], old)
+    merged = LexicalIndex.assemble([OldRows(500, 600), NewTexts(["new text on oil"]),
+                                    OldRows(0, 100)], old)
     _same_scores(merged, LexicalIndex.build(texts[500:600] + ["new text on oil"] + texts[:100]))
 
 
 @pytest.mark.parametrize("parts, message", [
-    ([("old", (0, 5))], r"old rows 0:5 are outside the old lexical index \(3 passages\)"),
-    ([("kept", (0, 1))], "part kind 'kept' is not 'old' or 'new'"),
+    ([OldRows(0, 5)], r"old rows 0:5 are outside the old lexical index \(3 passages\)"),
+    ([("kept", (0, 1))], r"part \('kept', \(0, 1\)\) is neither OldRows nor NewTexts"),
 ])
 def test_bad_parts_are_refused(parts, message):
     old = LexicalIndex.build(["a text", "another text", "third"])

@@ -1,6 +1,6 @@
 from urllib.parse import unquote
 
-from rag.links import text_fragment_link
+from rag.query.links import text_fragment_link
 
 URL = "https://www.whitehouse.gov/briefing-room/statements-releases/2022/03/24/x/"
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from rag.chunking import chunk_release, context_header, embedding_text
+from rag.ingest.chunking import chunk_release, context_header, embedding_text
 from rag.config import config_from_dict
-from rag.releases import load_releases
+from rag.ingest.releases import load_releases
 from conftest import SEEDS
 
 pytestmark = pytest.mark.model
@@ -24,8 +24,8 @@ def seeds_index(real_index):
 
 
 def test_bundled_model_loads_offline(model):
-    assert model.model_id == "sentence-transformers/all-MiniLM-L6-v2"
-    assert (model.dim, model.max_tokens) == (384, 256)
+    assert model.info.id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (model.info.dim, model.info.max_tokens) == (384, 256)
     vectors = model.embed(["NATO battle groups", "free COVID tests"])
     assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -43,9 +43,9 @@ def _seed_texts(model, count: int) -> list[str]:
 
 def test_int8_vectors_agree_with_float32(model):
     from rag.config import ModelConfig
-    from rag.embedding import load_embedder
+    from rag.model.transformer import load_embedder
 
-    assert model.precision == "int8"
+    assert (model.info.precision, model.info.variant) == ("int8", "onnx-r4")
     texts = _seed_texts(model, 24)
     exact = load_embedder(ModelConfig(precision="float32")).embed(texts)
     cosine = np.sum(model.embed(texts) * exact, axis=1)
@@ -89,7 +89,7 @@ def test_no_seed_passage_is_truncated_by_the_model(model):
             assert release.body[p.start:p.end] == p.text
             assert model.count_tokens([p.text])[0] == p.tokens <= config.max_tokens
             longest = max(longest, model.count_tokens([embedding_text(header, p)])[0] + 2)
-    assert longest <= model.max_tokens
+    assert longest <= model.info.max_tokens
 
 
 def test_battle_groups_top_hit(seeds_index):
@@ -102,7 +102,7 @@ def test_battle_groups_top_hit(seeds_index):
 
 def test_index_covers_every_seed(seeds_index):
     assert seeds_index.release_count == 350 + 1  # the seeds and the hostile test release
-    assert len(seeds_index) == seeds_index.manifest["counts"]["passages"] > 350
+    assert len(seeds_index) == seeds_index.manifest.counts.passages > 350
 
 
 def test_battle_groups_answer(seeds_index):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
-from rag.onnx_export import SplitEncoder
+from rag.model.int8.recipe import SplitEncoder
 
 
 def _tiny_bert(**overrides) -> BertModel:
@@ -61,8 +61,8 @@ def test_export_int8_of_a_bert_folder_agrees_with_the_model(tmp_path):
     import numpy as np
     import onnxruntime as ort
 
-    from rag.embedding import ModelFolder, model_folder
-    from rag.onnx_export import export_int8
+    from rag.model.folder import ModelFolder, model_folder
+    from rag.model.int8.recipe import export_int8
 
     torch.manual_seed(0)
     model = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,

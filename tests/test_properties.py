@@ -10,12 +10,13 @@ import datetime as dt
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_release
+from rag.ingest.chunking import chunk_release
 from rag.config import ChunkConfig
-from rag.dates import find_date_window, strip_date_expression
+from rag.query.dates import find_date_window, strip_date_expression
 from rag.errors import ReleaseError
-from rag.releases import Release, parse_release
-from rag.text import markdown_to_text, paragraph_spans, sentence_spans
+from rag.ingest.releases import Release, parse_release
+from rag.ingest.markdown import markdown_to_text
+from rag.ingest.sentences import paragraph_spans, sentence_spans
 from conftest import FakeEmbedder
 
 count = FakeEmbedder().count_tokens

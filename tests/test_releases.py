@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ReleaseError
-from rag.releases import load_releases, parse_release, read_release
+from rag.ingest.releases import load_releases, parse_release, read_release
 from conftest import NATO, SEEDS, release_text, write_release
 
 
@@ -110,7 +110,7 @@ def test_every_seed_release_loads():
 def test_reuse_replaces_parsing_for_regular_files_only(tmp_path: Path):
     import os
 
-    from rag.releases import MAX_FILE_BYTES, file_stamp
+    from rag.ingest.releases import MAX_FILE_BYTES, file_stamp
 
     write_release(tmp_path, "a.md", "Parsed", "2022-03-01", "Read from the file.")
     write_release(tmp_path, "b.md", "On disk", "2022-03-02", "Never read.")

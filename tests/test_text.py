@@ -1,4 +1,4 @@
-from rag.text import paragraph_spans, sentence_spans
+from rag.ingest.sentences import paragraph_spans, sentence_spans
 
 
 def sentences(text: str) -> list[str]:

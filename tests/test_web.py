@@ -7,10 +7,10 @@ import urllib.request
 
 import pytest
 
-from rag.build import build_index
-from rag.config import ServerConfig
-from rag.search import load_index
-from rag.web import AppState, build_app, launch_options
+from rag.index.build import build_index
+from rag.config import ServerConfig, apply_environment
+from rag import load_index
+from rag.web.app import AppState, build_app, launch_options
 
 
 def _free_port() -> int:
@@ -33,25 +33,25 @@ def state(config, embedder):
 
 
 def test_launch_options_default_to_loopback_without_login(config):
-    options = launch_options(config, environ={})
+    options = launch_options(config)
     assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
     assert options["auth"] is None and options["max_file_size"] == "1mb"
 
 
 def test_password_from_config_or_environment(config):
     with_password = config.replace(server=ServerConfig(password="hunter2"))
-    assert launch_options(with_password, environ={})["auth"] == ("rag", "hunter2")
-    options = launch_options(config, environ={"RAG_PASSWORD": "s3cret",
-                                              "GRADIO_SERVER_NAME": "0.0.0.0",
-                                              "GRADIO_SERVER_PORT": "8000"})
+    assert launch_options(with_password)["auth"] == ("rag", "hunter2")
+    from_env = apply_environment(config, {"RAG_PASSWORD": "s3cret",
+                                          "GRADIO_SERVER_NAME": "0.0.0.0",
+                                          "GRADIO_SERVER_PORT": "8000"})
+    options = launch_options(from_env)
     assert options["auth"] == ("rag", "s3cret")
     assert (options["server_name"], options["server_port"]) == ("0.0.0.0", 8000)
 
 
 @pytest.mark.parametrize("password", [None, "s3cret"])
 def test_login_is_required_when_a_password_is_set(state, config, password):
-    options = launch_options(config.replace(server=ServerConfig(password=password)),
-                             environ={})
+    options = launch_options(config.replace(server=ServerConfig(password=password)))
     options.update(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
     demo = build_app(state)
     demo.queue(max_size=64)

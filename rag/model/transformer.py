@@ -1,0 +1,136 @@
+"""The real embedder: a sentence-transformers model folder run on the CPU.
+
+Tokenising and pooling are ours whatever the backend, so a passage pass also yields
+the mean of each sentence's token vectors. Backends, by ``model.precision``:
+
+- ``int8``: the encoder exported to ONNX and quantized to int8 (``rag.model.int8``),
+  run by ONNX Runtime (VNNI kernels on this kind of CPU); one single-threaded session
+  per core, one text per call, so no batch padding and no batch-dependent results.
+  If the export fails, a plainer int8 export is tried, then bfloat16 torch, each with
+  a warning; ``info.variant`` records what was used.
+- ``bfloat16`` and ``float32``: the encoder in torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import numpy as np
+
+from ..config import ModelConfig
+from ..vectors import normalise
+from .embedder import Embedder, ModelInfo, Spans
+from .folder import ModelFolder, model_folder, model_tokenizer
+from .onnx import OnnxEncoder, onnx_model_file
+from .torch_encoder import TorchEncoder
+
+log = logging.getLogger(__name__)
+
+
+class TransformerEmbedder:
+    """A sentence-transformers model folder run on the CPU (see the module docstring).
+
+    Args:
+        config: model name (``bundled`` for the packaged all-MiniLM-L6-v2), precision
+            (int8, bfloat16 or float32), batch size (torch only) and threads.
+
+    Raises:
+        ConfigError: the model cannot be found or loaded (the message names it).
+    """
+
+    def __init__(self, config: ModelConfig):
+        from tokenizers import Tokenizer
+
+        folder = model_folder(config.name)
+        self._cls = folder.pooling == "cls"
+        self._tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        # The model reads at most max_tokens pieces, special tokens included, as
+        # sentence-transformers truncates; counting sees the whole text.
+        self._truncating = model_tokenizer(folder)
+        self._onnx: OnnxEncoder | None = None
+        self._torch: TorchEncoder | None = None
+        precision, variant = config.precision, "torch"
+        if precision == "int8":
+            try:
+                model_file, variant = onnx_model_file(folder, config.cache_dir)
+                self._onnx = OnnxEncoder(model_file, config.threads or os.cpu_count() or 1)
+            except Exception as exc:  # export or runtime failures of many kinds
+                log.warning("model.name = %r cannot be run in int8 (%s); running it in "
+                            "bfloat16 torch instead", config.name, _first_line(exc))
+                precision, variant = "bfloat16", "torch"
+        if self._onnx is None:
+            self._torch = _torch_encoder(folder, precision, config)
+        self.info = ModelInfo(folder.model_id, folder.dim, folder.max_tokens, precision, variant)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        counts: list[int] = []
+        for i in range(0, len(texts), 4096):
+            encoded = self._tokenizer.encode_batch(list(texts[i:i + 4096]),
+                                                   add_special_tokens=False)
+            counts.extend(len(e.ids) for e in encoded)
+        return counts
+
+    def _pool(self, hidden: np.ndarray, encoding, spans: Spans) -> tuple[np.ndarray, np.ndarray]:
+        vector = hidden[0] if self._cls else hidden.mean(axis=0)
+        pooled = np.zeros((len(spans), self.info.dim), dtype=np.float32)
+        if len(spans):
+            offsets = np.asarray(encoding.offsets)
+            real = np.asarray(encoding.special_tokens_mask) == 0
+            for k, (s, e) in enumerate(spans):
+                inside = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
+                if inside.any():
+                    pooled[k] = hidden[inside].mean(axis=0)
+        return vector, pooled
+
+    def encode(self, texts: Sequence[str], spans: Sequence[Spans] | None = None
+               ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and for each text a vector per character span of it.
+
+        A span is pooled from the token vectors of the text's own pass, so it carries
+        the passage's context. A span with no tokens (cut off by truncation) gets a
+        zero vector.
+        """
+        spans = spans if spans is not None else [()] * len(texts)
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32), []
+        encodings = self._truncating.encode_batch(list(texts))
+        if self._onnx is not None:
+            onnx = self._onnx
+
+            def one(k: int):
+                ids = np.asarray(encodings[k].ids, dtype=np.int64)
+                return self._pool(onnx.hidden(ids), encodings[k], spans[k])
+
+            results = list(onnx.map(one, list(range(len(texts)))))
+        else:
+            hidden = self._torch.hidden_many([np.asarray(e.ids, dtype=np.int64)
+                                              for e in encodings])
+            results = [self._pool(h, e, s) for h, e, s in zip(hidden, encodings, spans)]
+        vectors = normalise(np.stack([v for v, _ in results]))
+        return vectors, [normalise(p) if len(p) else p for _, p in results]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)[0]
+
+
+def _torch_encoder(folder: ModelFolder, precision: str, config: ModelConfig) -> TorchEncoder:
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    return TorchEncoder(folder, precision, config.batch_size)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def load_embedder(config: ModelConfig) -> Embedder:
+    """The embedder the config names."""
+    return TransformerEmbedder(config)

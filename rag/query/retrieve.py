@@ -1,0 +1,336 @@
+"""A loaded index and retrieval: question -> ranked ``Hit`` passages.
+
+``Retriever`` holds an index's tables, its FAISS and BM25 indexes and the query model,
+and ranks passages: dense, BM25, or both fused, under date and category filters applied
+inside the search. It knows nothing of answers; ``rag.query.answer`` builds on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Config, RetrievalConfig, mode_problem, parse_day, top_k_problem
+from ..errors import ConfigError, IndexCorruptError, IndexMismatchError, QuestionError
+from ..index import store
+from ..index.dense import DenseSearch, read_faiss
+from ..index.lexical import LexicalIndex, analyse
+from ..index.manifest import FaissSettings, IndexSettings
+from ..index.staleness import Staleness, check_staleness
+from ..ingest.releases import Release
+from ..model.embedder import Embedder
+from ..vectors import dequantize_unit
+from .dates import DateWindow, find_date_window, strip_date_expression
+from .fusion import merge_spans, reciprocal_rank_fusion
+
+MAX_QUESTION_CHARS = 2000
+QUERY_VECTORS_KEPT = 64  # query vectors an Index keeps (one per recent question)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage with the release it comes from."""
+
+    rank: int
+    score: float
+    text: str
+    start: int
+    end: int
+    release_id: str
+    title: str
+    date: dt.date
+    category: str
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``rag search --json``."""
+        return {
+            "rank": self.rank, "score": round(float(self.score), 6), "text": self.text,
+            "start": self.start, "end": self.end,
+            "release": {"id": self.release_id, "title": self.title,
+                        "date": self.date.isoformat(), "category": self.category,
+                        "url": self.url},
+        }
+
+
+def check_question(question: str) -> str:
+    """The question with surrounding space trimmed.
+
+    Raises:
+        QuestionError: empty, longer than MAX_QUESTION_CHARS, or not valid Unicode.
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    try:
+        # A lone surrogate (`rag ask $'\xff'` decodes to one) would crash the tokenizer.
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuestionError(f"the question is not valid text (character {exc.start + 1} is an "
+                            "unpaired surrogate, e.g. from bytes that are not UTF-8); "
+                            "retype it") from None
+    question = question.strip()
+    if not question:
+        raise QuestionError("the question is empty; type a question about the releases")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question)} characters long; "
+                            f"the limit is {MAX_QUESTION_CHARS}")
+    return question
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits, and the filters actually applied (including a date window read from the question)."""
+
+    hits: list[Hit]
+    window: DateWindow | None
+    query: str
+    mode: str
+
+
+class Retriever:
+    """A built index, loaded: releases, passages, vectors, FAISS and BM25.
+
+    Create with :meth:`load`. Vectors are memory-mapped, not read whole.
+    """
+
+    def __init__(self, path: Path, generation: store.Generation, faiss_index: Any,
+                 lexical: LexicalIndex, embedder: Embedder, config: RetrievalConfig):
+        self.path = path
+        self.manifest = generation.manifest
+        self.releases: list[Release] = generation.releases
+        self.passages = generation.passages
+        self.vectors = generation.vectors
+        self.sentences = generation.sentences
+        self.sentence_vectors = generation.sentence_vectors
+        self.embedder = embedder
+        self.lexical = lexical
+        self.config = config
+        self._dense_search = DenseSearch(faiss_index, generation.vectors)
+        # Row ranges: release -> its passages, passage -> its sentences.
+        self._passage_starts = store.group_starts(self.passages["release"], len(self.releases))
+        self._sentence_starts = store.group_starts(self.sentences["passage"], len(self.passages))
+        self._release_rows = {r.id: i for i, r in enumerate(self.releases)}
+        self._release_dates = np.array([r.date.toordinal() for r in self.releases], dtype=np.int64)
+        self._release_categories = np.array([r.category.lower() for r in self.releases])
+        self.categories = sorted({r.category for r in self.releases if r.category})
+        self.newest = max((r.date for r in self.releases), default=dt.date.today())
+        # Answering embeds the query twice (search, then sentence scores): keep a few.
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    @property
+    def release_count(self) -> int:
+        return len(self.releases)
+
+    def release(self, release_id: str) -> Release:
+        """The release with this id (KeyError if it is not in the index)."""
+        return self.releases[self._release_rows[release_id]]
+
+    def stored_sentence_vectors(self, release_id: str, spans: list[tuple[int, int]]
+                                ) -> list[np.ndarray | None]:
+        """The vectors pooled at build time for these sentence spans of a release
+        (None for a span not stored as a sentence of one of its passages)."""
+        row = self._release_rows[release_id]
+        sa = int(self._sentence_starts[self._passage_starts[row]])
+        sb = int(self._sentence_starts[self._passage_starts[row + 1]])
+        table = np.asarray(self.sentences[sa:sb])
+        where = {(int(s), int(e)): sa + k
+                 for k, (s, e) in enumerate(zip(table["start"], table["end"]))}
+        found = [where.get(span) for span in spans]
+        rows = [k for k in found if k is not None]
+        vectors = iter(dequantize_unit(self.sentence_vectors[rows]) if rows else [])
+        return [None if k is None else next(vectors) for k in found]
+
+    def hit(self, row: int, rank: int, score: float) -> Hit:
+        p = self.passages[row]
+        return self._hit(int(p["release"]), int(p["start"]), int(p["end"]), rank, score)
+
+    def _hit(self, release_row: int, start: int, end: int, rank: int, score: float) -> Hit:
+        release = self.releases[release_row]
+        return Hit(rank=rank, score=float(score), text=release.body[start:end], start=start,
+                   end=end, release_id=release.id, title=release.title, date=release.date,
+                   category=release.category, url=release.url)
+
+    def search_vectors(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows and inner-product scores for one normalised query vector (FAISS)."""
+        return self._dense_search.search(query, k)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The query model's vectors for texts (unit length)."""
+        return self.embedder.embed(texts)
+
+    def idf(self, term: str) -> float:
+        """BM25 inverse document frequency of an analysed term."""
+        return self.lexical.idf(term)
+
+    def _mask(self, window: DateWindow | None, category: str | None) -> np.ndarray | None:
+        """Passages allowed by the filters, or None when nothing is filtered."""
+        if window is None and not category:
+            return None
+        allowed = np.ones(len(self.releases), dtype=bool)
+        if window is not None:
+            if window.since:
+                allowed &= self._release_dates >= window.since.toordinal()
+            if window.until:
+                allowed &= self._release_dates <= window.until.toordinal()
+        if category:
+            if category.lower() not in set(self._release_categories.tolist()):
+                raise QuestionError(f"category {category!r} is not in the index "
+                                    f"(known: {', '.join(self.categories) or 'none'})")
+            allowed &= self._release_categories == category.lower()
+        return allowed[self.passages["release"]]
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedder's vector for ``query``; the last QUERY_VECTORS_KEPT are kept."""
+        with self._query_lock:
+            vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.embed([query])[0]
+            vector.setflags(write=False)  # shared by every caller asking the same
+            with self._query_lock:
+                self._query_vectors[query] = vector
+                while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                    self._query_vectors.popitem(last=False)
+        return vector
+
+    def _dense(self, query: str, k: int, mask: np.ndarray | None):
+        return self._dense_search.search(self.query_vector(query), k, mask)
+
+    def _bm25(self, query: str, k: int, mask: np.ndarray | None):
+        return self.lexical.top(analyse(query), k, mask)
+
+    def search(self, question: str, top_k: int | None = None, *, mode: str | None = None,
+               since: dt.date | str | None = None, until: dt.date | str | None = None,
+               category: str | None = None, question_dates: bool = True) -> SearchResult:
+        """Rank passages for a question, with filters applied inside the search.
+
+        Args:
+            question: a question in plain words.
+            top_k: how many results (1 to 100); default from config.
+            mode: ``dense``, ``bm25`` or ``hybrid``; default from config.
+            since, until: release date range, inclusive (date or YYYY-MM-DD).
+            category: only releases of this category.
+            question_dates: read a date window from the question ("in March 2022")
+                when since/until are not given.
+
+        Returns:
+            The hits, the date window applied, the query text searched, the mode.
+
+        Raises:
+            QuestionError: empty or over-long question, bad top_k, mode, date or category.
+        """
+        question = check_question(question)
+        cfg = self.config
+        top_k = cfg.top_k if top_k is None else top_k
+        mode = mode or cfg.mode
+        for name, value, problem in (("top_k", top_k, top_k_problem(top_k)),
+                                     ("mode", mode, mode_problem(mode))):
+            if problem:  # per-call arguments are part of the question, not the config
+                raise QuestionError(f"{name} = {value!r} {problem}")
+        since = _day(since if since is not None else cfg.since, "since")
+        until = _day(until if until is not None else cfg.until, "until")
+        category = category if category is not None else cfg.category
+        query, window = question, None
+        if since or until:
+            if since and until and since > until:
+                raise QuestionError(f"since ({since}) is after until ({until})")
+            window = DateWindow(since, until, "filter")
+        elif question_dates:
+            window = find_date_window(question, self.newest)
+            if window is not None and window.since and window.since > self.newest:
+                # No release can be dated after the newest one: a date past it names
+                # the event asked about ("the summit the US hosts in 2023"), not
+                # when the release came out, so it stays part of the question.
+                window = None
+            if window is not None:
+                query = strip_date_expression(question, window) or question
+        mask = self._mask(window, category)
+        if mask is not None and not mask.any():
+            return SearchResult([], window, query, mode)
+        depth = max(cfg.candidates, top_k * cfg.max_per_release * 2)
+        if mode == "dense":
+            rows, scores = self._dense(query, depth, mask)
+        elif mode == "bm25":
+            rows, scores = self._bm25(query, depth, mask)
+        else:
+            dense_rows, _ = self._dense(query, depth, mask)
+            bm25_rows, _ = self._bm25(query, depth, mask)
+            rows, scores = reciprocal_rank_fusion(
+                [(dense_rows, cfg.dense_weight), (bm25_rows, cfg.bm25_weight)], cfg.rrf_k)
+        spans = merge_spans(rows, scores, self.passages, top_k, cfg.max_per_release)
+        hits = [self._hit(s.release, s.start, s.end, rank, s.score)
+                for rank, s in enumerate(spans, 1)]
+        return SearchResult(hits, window, query, mode)
+
+    def retrieve(self, question: str, top_k: int | None = None, **filters: Any) -> list[Hit]:
+        """The passages that best match the question, best first.
+
+        Takes the same arguments as :meth:`search` (mode, since, until, category,
+        question_dates) and returns just the hits.
+        """
+        return self.search(question, top_k, **filters).hits
+
+    def staleness(self, seeds: Path | None = None) -> Staleness:
+        """How the seeds folder (by default the one the index was built from) differs."""
+        return check_staleness(self.manifest, Path(seeds or self.manifest.seeds))
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: Embedder, config: Config | None = None):
+        """Load a built index.
+
+        Args:
+            path: the index folder (or one of its generation folders).
+            embedder: the query model; it must be the one the index was built with.
+            config: settings to check the index against; None takes the index's own.
+
+        Returns:
+            The loaded index, ready for ``retrieve``.
+
+        Raises:
+            IndexNotFoundError: nothing built at ``path``.
+            IndexMismatchError: built with another model, dimension, chunking or format.
+            IndexCorruptError: a file is damaged or the files disagree.
+        """
+        gen_dir = store.resolve(Path(path))
+        manifest = store.read_manifest(gen_dir)
+        if config is not None:
+            manifest.check(IndexSettings.of(config, embedder.info),
+                           FaissSettings.of(config.retrieval), gen_dir)
+        elif manifest.model.dim != embedder.info.dim:
+            raise IndexMismatchError(f"{gen_dir} has dimension {manifest.model.dim}, the model "
+                                     f"gives {embedder.info.dim}; {store.FIX}")
+        generation = store.read_generation(gen_dir)
+        retrieval = config.retrieval if config is not None else RetrievalConfig()
+        faiss_index = read_faiss(gen_dir / store.FAISS, len(generation.passages),
+                                 embedder.info.dim,
+                                 retrieval.hnsw_ef_search if config is not None else None)
+        lexical = LexicalIndex.load(gen_dir / store.BM25)
+        if lexical.size != len(generation.passages) and len(generation.passages):
+            raise IndexCorruptError(f"{gen_dir / store.BM25} covers {lexical.size} passages, "
+                                    f"the index has {len(generation.passages)}; {store.FIX}")
+        return cls._loaded(gen_dir, generation, faiss_index, lexical, embedder, config)
+
+    @classmethod
+    def _loaded(cls, gen_dir: Path, generation: store.Generation, faiss_index: Any,
+                lexical: LexicalIndex, embedder: Embedder, config: Config | None):
+        """The instance ``load`` returns (a subclass adds what it needs from config)."""
+        return cls(gen_dir, generation, faiss_index, lexical, embedder,
+                   config.retrieval if config is not None else RetrievalConfig())
+
+
+def _day(value: dt.date | str | None, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return parse_day(value, name)
+    except ConfigError as exc:  # a per-call filter is part of the question, not the config
+        raise QuestionError(str(exc)) from None

@@ -1,0 +1,216 @@
+"""The web app: a Gradio chat that answers with cited, highlighted passages."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import threading
+from typing import Any, Iterator
+
+from ..config import Config
+from ..errors import RagError
+from ..index import store
+from ..index.build import build_index
+from ..index.staleness import check_staleness
+from ..model.embedder import Embedder
+from ..query.index import Index
+from .render import CSS, answer_markdown, escape_markdown, sources_html, status_markdown
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "Which countries received new battle groups?",
+    "How many barrels of oil per day will be released from the Strategic Petroleum Reserve?",
+    "What sanctions were announced on Russian banks in late February 2022?",
+    "Who was nominated to the Federal Reserve Board?",
+]
+ALL_CATEGORIES = "All categories"
+
+
+def ensure_index(config: Config, embedder: Embedder) -> Index:
+    """Load the index, building or updating it first when missing, stale or mismatched.
+
+    Progress goes to the terminal (stderr).
+    """
+    try:
+        manifest = store.read_manifest(store.resolve(config.index))
+        stale = check_staleness(manifest, config.seeds)
+        if not stale.stale:
+            return Index.load(config.index, embedder, config)
+        why = f"index is stale ({stale.describe()} release files)"
+    except RagError as exc:
+        why = str(exc)
+    print(f"{why}: building the index from {config.seeds} ...", file=sys.stderr, flush=True)
+    report = build_index(config, embedder, progress=True)
+    print(report.summary(), file=sys.stderr, flush=True)
+    return Index.load(config.index, embedder, config)
+
+
+class AppState:
+    """The index the app answers from, shared by all sessions, and its rebuilds.
+
+    A rebuild runs in a thread; questions keep being answered from the old index
+    until the new one is loaded and swapped in under the lock.
+    """
+
+    def __init__(self, config: Config, index: Index):
+        self.config = config
+        self._index = index
+        self._lock = threading.Lock()
+        self._building = False
+        self.last_build = ""
+
+    @property
+    def index(self) -> Index:
+        with self._lock:
+            return self._index
+
+    def stale_note(self) -> str:
+        if self._building:
+            return "Rebuilding the index; answers come from the current one until it is done."
+        try:
+            stale = self.index.staleness(self.config.seeds)
+        except OSError as exc:
+            return f"cannot check {self.config.seeds}: {exc}"
+        if stale.stale:
+            return (f"The releases changed since this index was built ({stale.describe()}); "
+                    "rebuild to include them.")
+        return ""
+
+    def status(self) -> str:
+        text = status_markdown(self.index, self.stale_note())
+        if self.last_build:
+            text += f"\n\n{escape_markdown(self.last_build)}"
+        return text
+
+    def rebuild(self) -> str:
+        """Start a rebuild in the background unless one is running."""
+        with self._lock:
+            if self._building:
+                return self.status()
+            self._building = True
+
+        def work() -> None:
+            try:
+                index = self.index
+                report = build_index(self.config, index.embedder, progress=False, lock_wait=30)
+                new = Index.load(self.config.index, index.embedder, self.config) \
+                    if report.wrote else index
+                with self._lock:
+                    self._index = new
+                self.last_build = "Last rebuild: " + report.summary().splitlines()[0]
+            except RagError as exc:
+                self.last_build = f"Rebuild failed: {exc}"
+            except Exception as exc:  # keep serving whatever went wrong in the build
+                log.exception("rebuild failed")
+                self.last_build = f"Rebuild failed: {type(exc).__name__}: {exc}"
+            finally:
+                self._building = False
+
+        threading.Thread(target=work, name="rebuild", daemon=True).start()
+        return self.status()
+
+
+def respond(state: AppState, message: str, history: list[dict], since: str, until: str,
+            category: str, mode: str, sources: float) -> Iterator[tuple[list[dict], str]]:
+    """Answer one chat message, yielding (history, sources panel) as the answer forms."""
+    history = list(history or []) + [{"role": "user", "content": escape_markdown(message or "")}]
+    index = state.index
+    try:
+        filters = {"mode": mode, "since": (since or "").strip() or None,
+                   "until": (until or "").strip() or None,
+                   "category": None if category in ("", ALL_CATEGORIES) else category}
+        yield history + [{"role": "assistant", "content": "*Searching the releases…*"}], ""
+        answer = index.answer(message or "", int(sources), **filters)
+    except RagError as exc:
+        yield history + [{"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}], ""
+        return
+    panel = sources_html(answer)
+    if answer.abstained:
+        yield history + [{"role": "assistant", "content": answer_markdown(answer)}], panel
+        return
+    # Stream the reply quote by quote, as the answer is laid out.
+    for shown in range(1, len(answer.quotes) + 1):
+        partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
+        content = answer_markdown(partial, show_window=shown == len(answer.quotes))
+        yield history + [{"role": "assistant", "content": content}], panel
+
+
+def build_app(state: AppState):
+    """The Gradio Blocks app over a shared AppState."""
+    # Read by Gradio when it is imported: the app sends no usage telemetry.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    index = state.index
+    with gr.Blocks(title="White House releases — questions and answers") as demo:
+        gr.Markdown("# White House releases: ask, and get quoted, cited answers")
+        status = gr.Markdown(state.status(), elem_id="status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Answers", height=480, elem_id="chat",
+                                  feedback_options=None)
+                question = gr.Textbox(label="Question", elem_id="question",
+                                      placeholder="Which countries received new battle groups?",
+                                      max_lines=4)
+                with gr.Row():
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("Clear", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+                with gr.Accordion("Filters and settings", open=False, elem_id="settings"):
+                    with gr.Row():
+                        since = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="since")
+                        until = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="until")
+                    category = gr.Dropdown([ALL_CATEGORIES, *index.categories],
+                                           value=ALL_CATEGORIES, label="Category",
+                                           elem_id="category")
+                    mode = gr.Radio(["hybrid", "dense", "bm25"], value=state.config.retrieval.mode,
+                                    label="Retrieval", elem_id="mode")
+                    sources = gr.Slider(1, 10, value=state.config.retrieval.top_k, step=1,
+                                        label="Sources", elem_id="sources-count")
+                rebuild = gr.Button("Rebuild index", size="sm", elem_id="rebuild")
+            with gr.Column(scale=2):
+                panel = gr.HTML(elem_id="sources")
+
+        inputs = [question, chat, since, until, category, mode, sources]
+
+        def run(message, history, *rest):
+            yield from respond(state, message, history, *rest)
+
+        for trigger in (ask.click, question.submit):
+            trigger(run, inputs, [chat, panel]).then(lambda: "", None, question)
+        clear.click(lambda: ([], ""), None, [chat, panel])
+        rebuild.click(state.rebuild, None, status)
+        gr.Timer(5).tick(state.status, None, status)
+    return demo
+
+
+def launch_options(config: Config) -> dict[str, Any]:
+    """Keyword arguments for ``Blocks.launch``: where to listen, the optional login
+    (``server.password``; ``load_config`` applies RAG_PASSWORD and GRADIO_SERVER_NAME/
+    PORT), and the limits on what a visitor may send."""
+    password = config.server.password
+    return {
+        "server_name": config.server.host,
+        "server_port": config.server.port,
+        "auth": (config.server.username, password) if password else None,
+        "max_file_size": "1mb",  # the app takes no uploads; refuse big bodies early
+        "css": CSS,
+        "show_error": False,
+    }
+
+
+def serve(config: Config, embedder: Embedder, host: str | None = None,
+          port: int | None = None) -> None:
+    """Build the index if needed, then serve the app until interrupted."""
+    state = AppState(config, ensure_index(config, embedder))
+    options = launch_options(config)
+    options["server_name"] = host or options["server_name"]
+    options["server_port"] = port or options["server_port"]
+    demo = build_app(state)
+    # A bounded queue: past 64 waiting questions, new ones are refused at once rather
+    # than piling up; two answer at a time (the machine's cores).
+    demo.queue(max_size=64, default_concurrency_limit=2)
+    demo.launch(**options)

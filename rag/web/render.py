@@ -1,0 +1,104 @@
+"""HTML and Markdown for the web page. Everything from a release or a user is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from ..ingest.releases import format_day
+from ..query.answer import Answer, Source
+from ..query.index import Index
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally inside Markdown: HTML-escaped, Markdown syntax backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def answer_markdown(answer: Answer, show_window: bool = True) -> str:
+    """The chat reply: quoted sentences with their [n] markers, and the date window used
+    (unless ``show_window`` is false, as while the reply is still being streamed)."""
+    if answer.abstained:
+        text = f"**{escape_markdown(answer.text)}**"
+        if answer.sources:
+            text += "\n\nThe nearest passages are listed under Sources."
+    else:
+        text = " ".join(f"“{escape_markdown(q.text)}” \\[{q.source}\\]" for q in answer.quotes)
+    if show_window and answer.date_window is not None:
+        w = answer.date_window
+        origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
+        text += f"\n\n*Dates: {escape_markdown(w.describe())} ({origin})*"
+    return text
+
+
+def _passage_html(source: Source, answer: Answer) -> str:
+    """The source's passage with its quoted sentences marked."""
+    hit = source.hit
+    marks = sorted((q.start, q.end) for q in answer.quotes if q.source == source.number)
+    parts, pos = [], hit.start
+    body_text = hit.text
+    for start, end in marks:
+        if start < pos or end > hit.end:
+            continue
+        parts.append(html.escape(body_text[pos - hit.start:start - hit.start]))
+        parts.append(f"<mark>{html.escape(body_text[start - hit.start:end - hit.start])}</mark>")
+        pos = end
+    parts.append(html.escape(body_text[pos - hit.start:]))
+    return "".join(parts).replace("\n\n", "<br><br>")
+
+
+def _source_html(source: Source, answer: Answer) -> str:
+    hit = source.hit
+    title = html.escape(hit.title)
+    link = (f'<a href="{html.escape(source.link, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">{title}</a>') if source.link else title
+    return (f'<div class="source" data-number="{source.number}" '
+            f'data-date="{hit.date.isoformat()}">'
+            f'<div class="source-head"><span class="num">[{source.number}]</span> {link}</div>'
+            f'<div class="source-meta">{format_day(hit.date)} · '
+            f'{html.escape(hit.category)}</div>'
+            f'<div class="passage">{_passage_html(source, answer)}</div></div>')
+
+
+def sources_html(answer: Answer) -> str:
+    """The sources panel: cited sources, then the other nearest passages folded away."""
+    if not answer.sources:
+        return '<div class="sources empty">No passages matched.</div>'
+    cited = [s for s in answer.sources if s.cited]
+    others = [s for s in answer.sources if not s.cited]
+    parts = ['<div class="sources">']
+    if cited:
+        parts.append("<h3>Sources</h3>")
+        parts.extend(_source_html(s, answer) for s in cited)
+    if others:
+        label = "Nearest passages" if answer.abstained else "Other nearest passages"
+        opened = " open" if answer.abstained else ""
+        parts.append(f'<details class="uncited"{opened}><summary>{label} '
+                     f'({len(others)})</summary>')
+        parts.extend(_source_html(s, answer) for s in others)
+        parts.append("</details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def status_markdown(index: Index, stale_note: str = "") -> str:
+    """Index status line: releases, passages, model, build time, and a stale warning."""
+    m = index.manifest
+    text = (f"**Index:** {index.release_count:,} releases · {len(index):,} passages · "
+            f"{escape_markdown(m.model.id)} · built {escape_markdown(m.created or '?')}")
+    if stale_note:
+        text += f"\n\n⚠️ {escape_markdown(stale_note)}"
+    return text
+
+
+CSS = """
+.sources h3 { margin: 0 0 .5em 0; }
+.source { border-left: 3px solid #9ca3af; padding: .3em .8em; margin: .6em 0; }
+.source-head { font-weight: 600; }
+.source-meta { color: #6b7280; font-size: .85em; margin: .1em 0 .3em 0; }
+.passage { font-size: .92em; line-height: 1.45; }
+.passage mark { background: #fde68a; padding: 0 .1em; }
+details.uncited summary { cursor: pointer; margin-top: .6em; }
+"""

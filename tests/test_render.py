@@ -1,0 +1,57 @@
+"""The web page's HTML and Markdown (fake embedder): quotes and markers, highlighted
+sources, the status line, everything from a release escaped."""
+
+import dataclasses
+
+import pytest
+
+from rag import load_index
+from rag.config import AnswerConfig
+from rag.index.build import build_index
+from rag.web.render import answer_markdown, escape_markdown, sources_html, status_markdown
+
+
+@pytest.fixture
+def index(config, embedder):
+    build_index(config, embedder, progress=False)
+    return load_index(config.index, config.replace(answer=AnswerConfig(min_score=0.2)), embedder)
+
+
+def test_escape_markdown_shows_text_literally():
+    assert escape_markdown("<b>*x*</b> [y](z)") == r"&lt;b&gt;\*x\*&lt;/b&gt; \[y\]\(z\)"
+
+
+def test_reply_quotes_each_sentence_with_its_marker(index):
+    answer = index.answer("Which countries received new battle groups?")
+    reply = answer_markdown(answer)
+    first = answer.quotes[0]
+    assert reply.startswith(f"“{escape_markdown(first.text)}” \\[{first.source}\\]")
+
+
+def test_reply_names_the_date_window_it_used(index):
+    answer = index.answer("Which countries received new battle groups in March 2022?")
+    assert "*Dates: March 1, 2022 – March 31, 2022 (read from “in March 2022”)*" \
+        in answer_markdown(answer)
+    assert "Dates:" not in answer_markdown(answer, show_window=False)
+
+
+def test_sources_panel_marks_the_quoted_sentence_and_dates_the_release(index):
+    answer = index.answer("Which countries received new battle groups?")
+    panel = sources_html(answer)
+    first = answer.quotes[0]
+    assert f"<mark>{first.text.replace('’', '’')}</mark>" in panel
+    assert "March 24, 2022 · statements-releases" in panel
+    assert panel.count('class="source"') == len(answer.sources)
+
+
+def test_an_abstention_opens_the_nearest_passages(index):
+    answer = dataclasses.replace(index.answer("Which countries received new battle groups?"),
+                                 abstained=True, quotes=[], text="No release answers.")
+    assert '<details class="uncited" open>' in sources_html(answer)
+    assert "nearest passages are listed under Sources" in answer_markdown(answer)
+
+
+def test_status_line_names_the_index(index):
+    line = status_markdown(index, "seeds changed")
+    assert line.startswith("**Index:** 3 releases") and "fake/bag\\-of\\-words" in line
+    assert line.endswith("⚠️ seeds changed")
