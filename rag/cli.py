@@ -72,10 +72,15 @@ def _open_index(args: argparse.Namespace):
 
     config = _config(args)
     index = load_index(config.index, config, _embedder(config))
-    stale = index.staleness(config.seeds)
+    # An index named by --index is compared with the folder it was built from (its
+    # manifest says which), not with the configured seeds folder.
+    own = bool(getattr(args, "index", None))
+    seeds = Path(index.manifest.seeds) if own else config.seeds
+    stale = index.staleness(seeds)
     if stale.stale:
+        command = f"rag index --seeds {seeds} --index {config.index}" if own else "rag index"
         print(f"warning: the index is stale ({stale.describe()} release files in "
-              f"{config.seeds}); run `rag index` to update it", file=sys.stderr)
+              f"{seeds}); run `{command}` to update it", file=sys.stderr)
     return config, index
 
 

@@ -99,3 +99,22 @@ def test_watch_updates_after_a_change(fake_model, conf, seeds, capsys, monkeypat
     assert "watching " in out and calls == [0.5, 0.5, 0.5]
     # One update after the change, and none after the check that found nothing new.
     assert out.count("incremental: 1 added, 0 changed, 0 removed, 3 unchanged") == 1
+
+
+def test_an_index_named_by_index_is_checked_against_its_own_seeds(fake_model, conf, tmp_path,
+                                                                  capsys):
+    """`rag search --index DIR` compares DIR with the folder it was built from, not with
+    the configured seeds (which would report releases of an unrelated folder)."""
+    from conftest import write_release
+
+    other = tmp_path / "other-seeds"
+    write_release(other, "a/one.md", "Another release", "2022-03-01", "Oil and grain.")
+    other_index = tmp_path / "other-index"
+    assert cli.main(["--config", conf, "index", "--quiet", "--seeds", str(other),
+                     "--index", str(other_index)]) == 0
+    capsys.readouterr()
+    assert cli.main(["--config", conf, "search", "oil", "--index", str(other_index)]) == 0
+    assert "stale" not in capsys.readouterr().err
+    write_release(other, "a/two.md", "A second release", "2022-03-02", "More oil.")
+    assert cli.main(["--config", conf, "search", "oil", "--index", str(other_index)]) == 0
+    assert f"the index is stale (1 new release files in {other})" in capsys.readouterr().err
