@@ -66,6 +66,23 @@ def _tables_to_text(text: str) -> str:
     return "".join(parts)
 
 
+def _strip_comments(text: str) -> str:
+    """Remove HTML comments (``<!-- -->`` separates lists in the scraper's Markdown).
+
+    An opening ``<!--`` with no ``-->`` after it stays as text: dropping the rest of
+    the release would lose words a reader can see on the page's source.
+    """
+    parts, pos = [], 0
+    while (start := text.find("<!--", pos)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        parts.append(text[pos:start])
+        pos = end + 3
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 def _inline(text: str) -> str:
     text = _IMAGE_RE.sub(r"\1", text)
     text = _LINK_RE.sub(r"\1", text)
@@ -82,12 +99,12 @@ def markdown_to_text(markdown: str) -> str:
 
     Hard-wrapped lines are joined into paragraphs, separated by one blank line;
     list items, headings and table rows become paragraphs of their own. Markdown
-    markup (emphasis, links, escapes) and layout tags are removed, non-breaking
+    markup (emphasis, links, escapes), HTML comments and layout tags are removed, non-breaking
     spaces become spaces, and the trailing ``\\###`` marker is dropped. Every other
     character (curly quotes, dashes, literal ``<`` ...) is kept as it is.
     """
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
-    text = _tables_to_text(text)
+    text = _tables_to_text(_strip_comments(text))
     paragraphs: list[str] = []
     current: list[str] = []
 
