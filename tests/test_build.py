@@ -257,3 +257,23 @@ def test_staleness(config, embedder, seeds):
         ["y/new.md"], ["statements-releases/2022-03/oil.md"],
         ["statements-releases/2022-03/nato.md"])
     assert stale.describe() == "1 new, 1 changed, 1 removed"
+
+
+def test_a_newer_reader_reads_every_file_again(config, embedder, seeds, monkeypatch):
+    """Releases are reused by file stamp only when the index was read by this version of
+    the reader; after a change to it, every file is parsed, and only releases whose text
+    came out different are embedded again."""
+    from rag.index import store
+
+    build_index(config, embedder, progress=False)
+    gen = store.resolve(config.index)
+    raw = json.loads((gen / store.MANIFEST).read_text())
+    raw["reader"] = 1
+    (gen / store.MANIFEST).write_text(json.dumps(raw))
+    parsed = _count_parses(monkeypatch)
+    report = build_index(config, embedder, progress=False)
+    assert len(parsed) == 3 and report.wrote and report.passages_embedded == 0
+    assert store.read_manifest(store.resolve(config.index)).reader >= 2
+    parsed.clear()
+    report = build_index(config, embedder, progress=False)
+    assert parsed == [] and not report.wrote

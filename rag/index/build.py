@@ -26,7 +26,8 @@ import numpy as np
 from ..config import Config
 from ..errors import IndexMismatchError, IndexNotFoundError, RagError
 from ..ingest.chunking import Passage, chunk_release, context_header, embedding_text
-from ..ingest.releases import LoadResult, Release, Skipped, file_stamp, load_releases
+from ..ingest.releases import (READER_VERSION, LoadResult, Release, Skipped, file_stamp,
+                               load_releases)
 from ..ingest.sentences import passage_sentences
 from ..model.embedder import Embedder
 from ..vectors import quantize_unit
@@ -102,9 +103,10 @@ class Previous:
                                                   len(self.gen.passages))
 
     def reuse(self, release_id: str, stamp: Stamp) -> Release | None:
-        """The stored release of a file whose stamp is the one recorded when it was read."""
+        """The stored release of a file whose stamp is the one recorded when it was read
+        (by a reader of this version: another one may read the same bytes otherwise)."""
         entry = self.gen.manifest.releases.get(release_id)
-        if entry is None or entry.stamp != stamp:
+        if entry is None or entry.stamp != stamp or self.gen.manifest.reader != READER_VERSION:
             return None
         return self.by_id.get(release_id)
 
@@ -396,7 +398,7 @@ def make_manifest(plan: Plan, arrays: Arrays, lexical: LexicalIndex, settings: I
                   files="params.json vocab.json indptr.npy rows.npy tf.npy lengths.npy"),
         package_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        seeds=str(Path(seeds).resolve()))
+        seeds=str(Path(seeds).resolve()), reader=READER_VERSION)
 
 
 def _up_to_date(plan: Plan, previous: Previous | None, faiss: FaissSettings) -> bool:
@@ -406,7 +408,8 @@ def _up_to_date(plan: Plan, previous: Previous | None, faiss: FaissSettings) -> 
     manifest = previous.gen.manifest
     return ({rid: (e.hash, e.stamp) for rid, e in manifest.releases.items()}
             == {rid: (e.hash, e.stamp) for rid, e in plan.entries.items()}
-            and manifest.faiss == faiss and dict(manifest.skipped) == plan.skipped)
+            and manifest.faiss == faiss and dict(manifest.skipped) == plan.skipped
+            and manifest.reader == READER_VERSION)
 
 
 def build_index(config: Config, embedder: Embedder, *, full: bool = False,

@@ -111,6 +111,7 @@ class Manifest:
     package_version: str = ""
     created: str = ""
     seeds: str = ""
+    reader: int = 0  # rag.ingest.releases.READER_VERSION of the build (0: before it existed)
 
     @property
     def model(self) -> ModelSettings:
@@ -152,6 +153,7 @@ class Manifest:
             "package_version": self.package_version,
             "created": self.created,
             "seeds": self.seeds,
+            "reader": self.reader,
             "faiss": self.faiss.to_json(),
             "bm25": dict(self.bm25),
             "counts": asdict(self.counts),
@@ -242,4 +244,5 @@ def _manifest(raw: Mapping[str, Any]) -> Manifest:
         package_version=str(raw.get("package_version", "")),
         created=str(raw.get("created", "")),
         seeds=str(raw.get("seeds", "")),
+        reader=int(raw.get("reader", 0)),
     )
