@@ -107,6 +107,33 @@ def test_battle_groups(page):
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+def test_source_titles_are_drawn_in_one_font(page, tmp_path):
+    """Issue #12: a 600 face holding only a few glyphs drew the "B" of "Biden" in Source
+    Sans and the other letters in the system fallback. Chromium reports the fonts that
+    actually drew a node (CDP CSS.getPlatformFontsForNode), so a mix shows there."""
+    ask(page, "Which countries received new battle groups?")
+    title = "#sources .source .source-head a"
+    page.evaluate("() => document.fonts.ready")
+    family, weight = page.eval_on_selector(
+        title, "a => { const s = getComputedStyle(a); return [s.fontFamily, s.fontWeight]; }")
+    family = family.split(",")[0].strip(" '\"")
+    faces = page.evaluate(
+        "([family, weight]) => [...document.fonts].filter(f => "
+        "f.family.replace(/[\"']/g, '') === family && f.weight === weight).map(f => f.status)",
+        [family, weight])
+    assert faces == ["loaded"], f"{family} {weight}: faces {faces}"
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": title})["nodeId"]
+    drawn = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    assert len(drawn) == 1 and drawn[0]["isCustomFont"], f"title drawn in {drawn}"
+    shot = tmp_path / "sources.png"
+    page.locator("#sources").screenshot(path=str(shot))
+    assert shot.stat().st_size > 0
+
+
 def test_unanswerable_question_abstains(page):
     ask(page, "What did the President say about the Mars colony budget?")
     assert "No release in the index answers this question." in page.inner_text("#chat")

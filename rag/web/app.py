@@ -138,12 +138,36 @@ def respond(state: AppState, message: str, history: list[dict], since: str, unti
         yield history + [{"role": "assistant", "content": content}], panel
 
 
-def build_app(state: AppState):
-    """The Gradio Blocks app over a shared AppState."""
-    # Read by Gradio when it is imported: the app sends no usage telemetry.
+def _gradio():
+    """Gradio, imported with usage telemetry off (it reads the setting when imported)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    return gr
+
+
+def theme():
+    """Gradio's default theme with font faces that hold every glyph.
+
+    Gradio 6.31 serves each theme font from its own static/fonts, but its 600-weight files
+    (SourceSansPro-SemiBold, IBMPlexMono-SemiBold) are one unicode-range slice of a few dozen
+    glyphs (space, "A", "B", some Cyrillic), declared as if they were whole faces. Semibold
+    and bold text took those glyphs from them and every other one from the system fallback,
+    so "Biden" and "NATO" mixed Source Sans and DejaVu Sans (issue #12). The 400 and 700
+    files are complete; with only those declared, semibold and bold text both get the 700
+    face. Nothing is fetched from outside the app.
+    """
+    gr = _gradio()
+    return gr.themes.Default(
+        font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+              "ui-sans-serif", "system-ui", "sans-serif"),
+        font_mono=(gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)),
+                   "ui-monospace", "Consolas", "monospace"))
+
+
+def build_app(state: AppState):
+    """The Gradio Blocks app over a shared AppState."""
+    gr = _gradio()
     index = state.index
     with gr.Blocks(title="White House releases — questions and answers") as demo:
         gr.Markdown("# White House releases: ask, and get quoted, cited answers")
@@ -190,13 +214,14 @@ def build_app(state: AppState):
 def launch_options(config: Config) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: where to listen, the optional login
     (``server.password``; ``load_config`` applies RAG_PASSWORD and GRADIO_SERVER_NAME/
-    PORT), and the limits on what a visitor may send."""
+    PORT), the limits on what a visitor may send, and the look (theme and CSS)."""
     password = config.server.password
     return {
         "server_name": config.server.host,
         "server_port": config.server.port,
         "auth": (config.server.username, password) if password else None,
         "max_file_size": "1mb",  # the app takes no uploads; refuse big bodies early
+        "theme": theme(),
         "css": CSS,
         "show_error": False,
     }

@@ -96,7 +96,8 @@ def status_markdown(index: Index, stale_note: str = "") -> str:
 CSS = """
 .sources h3 { margin: 0 0 .5em 0; }
 .source { border-left: 3px solid #9ca3af; padding: .3em .8em; margin: .6em 0; }
-.source-head { font-weight: 600; }
+/* 700: the theme declares 400 and 700 faces only (see app.theme) */
+.source-head { font-weight: 700; }
 .source-meta { color: #6b7280; font-size: .85em; margin: .1em 0 .3em 0; }
 .passage { font-size: .92em; line-height: 1.45; }
 .passage mark { background: #fde68a; padding: 0 .1em; }
