@@ -118,7 +118,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(answer.text)
+    if answer.abstained:
+        print(answer.text)
+    else:
+        # The thing asked for (the name, the figure) in bold: ANSI on a terminal,
+        # **Markdown** when the output goes to a file or another program.
+        bold = (lambda t: f"\033[1m{t}\033[0m") if sys.stdout.isatty() else (lambda t: f"**{t}**")
+        print(" ".join(f"{q.marked(bold)} [{q.source}]" for q in answer.quotes))
     if answer.date_window is not None:
         print(_window_line(answer.date_window))
     print("\nSources:" if not answer.abstained else "\nNearest passages:")
