@@ -6,7 +6,7 @@
 
 A typed question set (tune.yaml format) or the development set (eval/dev_questions.yaml
 format, told apart by its questions having no `type`) is split into tune and test parts
-by ``rag.eval_sets.split_questions``; each question is searched (top 5) and answered with
+by ``rag.eval.sets.split_questions``; each question is searched (top 5) and answered with
 the default settings (``rag.load_config()``, or ``--config``). Prints a table per split.
 ``--dump FILE`` writes one JSON line per question; ``--only tune`` keeps the test part's
 details out of it (its aggregate figures are still printed), so that the test figures
@@ -21,18 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 import rag
-from rag.eval_sets import (TOP_K, aggregate, format_report, load_dev_set, load_tune_set,
-                           map_gold, score_question, split_questions)
-
-
-def _is_typed(path: Path) -> bool:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if isinstance(raw, dict):
-        raw = raw.get("questions")
-    return isinstance(raw, list) and any(isinstance(e, dict) and "type" in e for e in raw)
+from rag.eval.sets import aggregate, format_report
+from rag.eval.typed import evaluate_typed, load_any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,37 +39,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="which split's details --dump writes (default all)")
     args = parser.parse_args(argv)
     try:
-        questions = (load_tune_set if _is_typed(args.questions) else load_dev_set)(args.questions)
+        questions = load_any(args.questions)
         config = rag.load_config(args.config) if args.config else rag.load_config()
         index = rag.load_index(args.index, config)
     except rag.RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     collect = [q for q in questions if q.type == "collect"]
-    questions = [q for q in questions if q.type != "collect"]
-    splits = split_questions(questions)
-    golds = map_gold(questions, [r.id for r in index.releases], not args.no_date_check)
-    missing = [q.id for q in questions if q.answerable and not golds[q.id]]
-    scores, details = [], []
     started = time.perf_counter()
-    for q in questions:
-        hits = index.search(q.question, TOP_K).hits
-        answer = index.answer(q.question)
-        quotes = "\n".join(quote.text for quote in answer.quotes)
-        score = score_question(q, splits[q.id], golds[q.id], [h.release_id for h in hits],
-                               [h.text for h in hits], quotes, answer.abstained,
-                               answer.confidence)
-        scores.append(score)
-        if args.only in ("all", score.split):
-            details.append({
-                "id": q.id, "question": q.question, "type": q.type, "split": score.split,
-                "gold_ids": list(score.gold_ids), "answer_all": list(q.answer_all),
-                "hits": [h.release_id for h in hits], "gold_rank": score.gold_rank,
-                "facts_in_top5": score.facts_in_top,
-                "quotes": [{"text": x.text, "release_id": x.release_id, "score": x.score}
-                           for x in answer.quotes],
-                "abstained": answer.abstained, "confidence": round(answer.confidence, 4),
-                "correct": score.correct})
+    scores, details, missing = evaluate_typed(index, questions, check_dates=not args.no_date_check)
+    details = [d for d in details if args.only in ("all", d["split"])]
+    questions = [q for q in questions if q.type != "collect"]
     seconds = time.perf_counter() - started
     report = aggregate(scores)
     if args.dump:

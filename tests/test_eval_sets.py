@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError
-from rag.eval_sets import (TypedQuestion, aggregate, contains_all, format_report, load_dev_set,
+from rag.eval.sets import (TypedQuestion, aggregate, contains_all, format_report, load_dev_set,
                            load_tune_set, map_gold, score_question, slug_of, split_questions)
 
 GOOD = """\

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 TYPES = ("factoid", "numeric", "date", "list", "multi", "unanswerable", "collect")
 # The development set has no types: its questions are answerable or not.
@@ -246,7 +246,9 @@ def map_gold(questions: Sequence[TypedQuestion], release_ids: Iterable[str],
         found = set()
         for i, slug in enumerate(q.gold):
             for rid, day in by_slug.get(slug, ()):
-                if not check_dates or (i < len(q.gold_dates) and day == q.gold_dates[i]):
+                # A file name without a date prefix cannot disagree with the gold date.
+                if not check_dates or day is None or (i < len(q.gold_dates)
+                                                      and day == q.gold_dates[i]):
                     found.add(rid)
         out[q.id] = tuple(sorted(found))
     return out
