@@ -22,6 +22,12 @@ from rag.query.answer_types import answer_spans, expected_type, holds_answer
     ("Which law did the President sign on Friday?", "law"),
     ("What is the initiative called?", "name"),
     ("Where will the summit be held?", "place"),
+    ("When he signed the Act, what term did Biden use for the incidents?", None),
+    ("When Biden raised the refugee ceiling, how many refugees did the new cap allow?",
+     "number"),
+    ("In his tribute to Henry Aaron, what career home run total did Biden cite?", "number"),
+    ("What was the new refugee admissions cap?", "number"),
+    ("When did the President sign the Act?", "date"),
     ("What did the President say about the Mars colony budget?", None),
     ("What year-over-year inflation rate did the index show?", "percent"),
 ])

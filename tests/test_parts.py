@@ -11,6 +11,8 @@ from rag.query.parts import question_parts
                                "how much of it came from the American Rescue Plan?"]),
     ("Who leads the delegation? When does it leave?",
      ["Who leads the delegation?", "When does it leave?"]),
+    ("How long do agencies have to report back, and in which phase does the plan start?",
+     ["How long do agencies have to report back?", "in which phase does the plan start?"]),
     ("Which countries received battle groups and which ones asked for them?",
      ["Which countries received battle groups?", "which ones asked for them?"]),
 ])

@@ -47,7 +47,13 @@ _QUESTION_TYPES = [
     ("tally", re.compile(r"\bvotes? (?:count|tally|total|margin)\b|\bfinal vote\b|"
                          r"\bhow many votes\b|\bby what (?:vote|margin)\b", re.I)),
     ("number", re.compile(r"\bhow many\b|\bhow much\b|\bwhat number\b|\bhow far\b|"
-                          r"\bhow long\b|\bhow large\b|\bhow big\b", re.I)),
+                          r"\bhow long\b|\bhow large\b|\bhow big\b|"
+                          # "what career home run total", "what was the new cap"
+                          r"\b(?:what|which) (?:(?!did|does|do|was|is|were|has|have|had|will|"
+                          r"would|can)[\w-]+ ){0,4}(?:total|number|count|figure|amount|sum|"
+                          r"cap|ceiling|price|cost|tally)\b|\bwhat (?:was|is|were) the (?:[\w-]+ )"
+                          r"{0,3}(?:total|number|count|figure|amount|sum|cap|ceiling|price|cost)\b",
+                          re.I)),
     ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:date|day|month|year)(?![-\w])|"
                         r"\bwhen (?:and where|did|will|was|is|does|do|were)\b", re.I)),
     ("person", re.compile(rf"^\s*(?:who|whom|whose)\b|\bwho (?:is|was|will|were|are|has|"
@@ -92,12 +98,28 @@ _COMMON_NAME_WORDS = frozenset(
     "states america american the his her their today this we our".split())
 
 
+# A question that opens with a clause setting the scene ("When he signed the Act, what
+# term did he use?", "In his tribute to X, what total did he cite?") asks its question
+# after the comma: the opening "When" asks for no date.
+_SCENE_RE = re.compile(r"^\s*(?:when|after|before|while|as|in|on|during|at|since|with)\b[^,?]*,"
+                       r"\s*(?=(?:and\s+)?(?:what|which|who|whom|whose|how|when|where|did|does|"
+                       r"do|is|was|were)\b)", re.IGNORECASE)
+
+
+def main_clause(question: str) -> str:
+    """The part of the question that asks: after an opening scene-setting clause."""
+    match = _SCENE_RE.match(question)
+    return question[match.end():] if match else question
+
+
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: money, percent, tally (of votes),
     number, date, person, name, organization, place, law (a law, programme or other
-    named thing), or None when it does not say."""
+    named thing), or None when it does not say. An opening clause that sets the scene
+    ("When Biden raised the ceiling, what was the new cap?") is not read for the kind."""
+    asking = main_clause(question)
     for kind, pattern in _QUESTION_TYPES:
-        if pattern.search(question):
+        if pattern.search(asking):
             return kind
     return None
 

@@ -10,7 +10,8 @@ import re
 
 _WH = r"(?:how|what|which|who|whom|whose|when|where|why|did|does|do|is|are|was|were|has|have)"
 # ", and how much ...", " and which ...", "? And when ...": a second question joined on.
-_JOIN_RE = re.compile(rf"(?:,\s*|\s+|\?\s*)and\s+(?={_WH}\b)|\?\s+(?={_WH}\b)", re.IGNORECASE)
+_JOIN_RE = re.compile(rf"(?:,\s*|\s+|\?\s*)and\s+(?=(?:(?:in|at|on|for|to|from|by|with|of|"
+                      rf"under)\s+)?{_WH}\b)|\?\s+(?={_WH}\b)", re.IGNORECASE)
 _MIN_PART_WORDS = 3
 
 
