@@ -91,6 +91,8 @@ class ScriptedServer:
 
 def start_server(script: ScriptedServer) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def log_message(self, *args):  # keep the test output quiet
             pass
 
@@ -102,13 +104,16 @@ def start_server(script: ScriptedServer) -> ThreadingHTTPServer:
             if step.sleep:
                 time.sleep(step.sleep)
             try:
-                if step.events is not None:
+                if step.events is not None:  # chunked, as real servers stream
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
                     for event in step.events:
-                        self.wfile.write(f"data: {event}\n\n".encode())
+                        data = f"data: {event}\n\n".encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
                     return
                 self.send_response(step.status)
                 self.send_header("Content-Type", step.content_type)

@@ -293,6 +293,9 @@ def test_api_key_is_read_from_the_named_variable():
     with pytest.raises(ConfigError, match="llm.api_key_env = 'MY_KEY' names an environment "
                                           "variable that is not set"):
         read_api_key(settings, {})
+    with pytest.raises(ConfigError, match="llm.api_key_env = 'MY_KEY' names a variable whose "
+                                          "value holds spaces or control characters"):
+        read_api_key(settings, {"MY_KEY": "sk-1 sk-2"})
 
 
 def test_bad_caller_arguments_are_refused():
@@ -301,3 +304,12 @@ def test_bad_caller_arguments_are_refused():
         generate_answer(QUESTION, QUOTES, settings, bag_of_words, min_similarity=1.5)
     with pytest.raises(ValueError, match=r"quote numbers \[1, 1\] must be distinct"):
         generate_answer(QUESTION, [QUOTES[0], QUOTES[0]], settings, bag_of_words)
+
+
+def test_api_key_never_shows_in_a_note(llm):
+    llm.reply(FAITHFUL)
+    result = ask(llm, api_key="sk-se cret\n")
+    assert not result.generated and "se cret" not in result.note
+    assert result.note == ("the API key holds spaces or control characters; "
+                           "showing the extracted answer")
+    assert llm.received == []

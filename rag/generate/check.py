@@ -31,8 +31,8 @@ a.m p.m i.e e.g u.s.a
 """.split())
 # A sentence ends at . ! or ? (with closing quotes, and any citations after it), before
 # a space and something that can open a sentence, or at the end of the text.
-_END_RE = re.compile(r"(?<![.!?])[.!?]+[\"'”’)]*(?:\s*\[\s*Q[\dQ,;\s]*\])*"
-                     r"(?=\s+[\"'“‘(]?[A-Z0-9$]|\s*$)", re.IGNORECASE)
+_END_RE = re.compile(r"(?<![.!?])[.!?]+[\"'”’)]*(?:\s*\[\s*[Qq][\dQq,;\s]*\])*"
+                     r"(?=\s+[\"'“‘(]?[A-Z0-9$]|\s*$)")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _LABEL_RE = re.compile(r"^\s*(?:answer|response)\s*:\s*", re.IGNORECASE)
 

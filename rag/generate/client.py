@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import time
 import urllib.error
@@ -25,6 +26,7 @@ TEMPERATURE = 0.0
 # Statuses a server gives for a request with "stream": true that it does not support.
 _NO_STREAM_STATUSES = (400, 404, 405, 415, 422, 501)
 _CHUNK = 8192
+_HEADER_SAFE_RE = re.compile(r"[!-~]+")
 
 
 class ModelCallError(RagError):
@@ -56,6 +58,9 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 
 def _request(settings: LLMSettings, messages: list[dict[str, str]], api_key: str | None,
              stream: bool) -> urllib.request.Request:
+    if api_key and not _HEADER_SAFE_RE.fullmatch(api_key):
+        # http.client would refuse it with the key in its message; never show the key.
+        raise ModelCallError("the API key holds spaces or control characters")
     body = {"model": settings.model, "messages": messages, "max_tokens": settings.max_tokens,
             "temperature": TEMPERATURE, "stream": stream}
     headers = {"Content-Type": "application/json",
@@ -77,8 +82,17 @@ def _http_error(error: urllib.error.HTTPError) -> ModelCallError:
     return ModelCallError(f"the language model server answered HTTP {error.code}{detail}")
 
 
-def _call_error(error: BaseException, settings: LLMSettings) -> ModelCallError:
-    """The ModelCallError for an exception raised while calling or reading."""
+def _call_error(error: BaseException, settings: LLMSettings,
+                api_key: str | None) -> ModelCallError:
+    """The ModelCallError for an exception raised while calling or reading (the API
+    key, should any message hold it, is blanked out)."""
+    found = _classify(error, settings)
+    if api_key and api_key in str(found):
+        return ModelCallError(str(found).replace(api_key, "***"))
+    return found
+
+
+def _classify(error: BaseException, settings: LLMSettings) -> ModelCallError:
     if isinstance(error, ModelCallError):
         return error
     if isinstance(error, urllib.error.HTTPError):
@@ -153,7 +167,7 @@ def chat_completion(settings: LLMSettings, messages: list[dict[str, str]],
         with _open(settings, messages, api_key, stream=False) as response:
             body = _read(response, deadline, settings)
     except Exception as error:  # every failure becomes one note, never a traceback
-        raise _call_error(error, settings) from None
+        raise _call_error(error, settings, api_key) from None
     return _parse(body)
 
 
@@ -204,11 +218,11 @@ def stream_chat_completion(settings: LLMSettings, messages: list[dict[str, str]]
         response = _open(settings, messages, api_key, stream=True)
     except urllib.error.HTTPError as error:
         if error.code not in _NO_STREAM_STATUSES:
-            raise _call_error(error, settings) from None
+            raise _call_error(error, settings, api_key) from None
         yield chat_completion(settings, messages, api_key)
         return
     except Exception as error:
-        raise _call_error(error, settings) from None
+        raise _call_error(error, settings, api_key) from None
     wrote = False
     try:
         with response:
@@ -219,6 +233,6 @@ def stream_chat_completion(settings: LLMSettings, messages: list[dict[str, str]]
                 wrote = wrote or bool(text.strip())
                 yield text
     except Exception as error:
-        raise _call_error(error, settings) from None
+        raise _call_error(error, settings, api_key) from None
     if not wrote:
         raise ModelCallError("the language model returned an empty answer")

@@ -71,6 +71,9 @@ def read_api_key(settings: LLMSettings, environ: Mapping[str, str]) -> str | Non
     _require(bool(key.strip()), "llm.api_key_env", settings.api_key_env,
              "names an environment variable that is not set; export it with the key, "
              "or clear llm.api_key_env for a server that needs none")
+    _require(bool(re.fullmatch(r"[!-~]+", key.strip())), "llm.api_key_env", settings.api_key_env,
+             "names a variable whose value holds spaces or control characters; "
+             "it must hold only the key")
     return key.strip()
 
 
