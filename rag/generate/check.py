@@ -18,10 +18,12 @@ from .types import CITATION_RE, GeneratedSentence, QuoteInput, cited_numbers
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
-# The least cosine similarity between a sentence and the closest quote it cites. Set
-# for the bundled all-MiniLM-L6-v2: a sentence that restates its quote scores well
-# above it, one about something else in the same release below it. A bag-of-words
-# similarity (as in the tests) lands in the same range for the same cases.
+# The least cosine similarity between a sentence and the closest quote it cites, for
+# the bundled all-MiniLM-L6-v2 (benchmarks/bench_generate_threshold.py, 118 seed pairs):
+# a quote cut to 60% of its words scores 0.62 or more in 95 of 100 pairs (all pass),
+# another sentence of the same release has a median of 0.36 (35% pass), a sentence of
+# another release 0.13 (1% pass). It sits low on purpose: rewording lowers the score
+# further, and the numbers, dates and names are checked exactly anyway.
 DEFAULT_MIN_SIMILARITY = 0.45
 
 _ABBREVIATIONS = frozenset("""
