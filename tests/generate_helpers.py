@@ -84,8 +84,11 @@ class ScriptedServer:
         self.steps.append(Step(status=status, body=data, content_type=content_type, sleep=sleep))
 
     def stream(self, pieces: list[str], *, extra: list[str] = ()) -> None:
-        events = [json.dumps({"choices": [{"index": 0, "delta": {"content": p}}]})
-                  for p in pieces]
+        # As OpenAI's API: a first event with only the role, a last one with only usage.
+        events = [json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}),
+                  *(json.dumps({"choices": [{"index": 0, "delta": {"content": p}}]})
+                    for p in pieces),
+                  json.dumps({"choices": [], "usage": {"completion_tokens": len(pieces)}})]
         self.steps.append(Step(events=[*events, *extra, "[DONE]"]))
 
 

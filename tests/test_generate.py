@@ -12,6 +12,7 @@ from generate_helpers import QUOTES, ScriptedServer, bag_of_words, start_server
 from rag.errors import ConfigError
 from rag.generate import (NO_ANSWER_REPLY, Generated, LLMSettings, generate_answer,
                           read_api_key, stream_answer)
+from rag.generate.client import endpoint
 
 QUESTION = "How much money will go to replacing lead pipes?"
 FAITHFUL = ("The Department of Energy will provide $3 billion to 12 states to replace lead "
@@ -313,3 +314,29 @@ def test_api_key_never_shows_in_a_note(llm):
     assert result.note == ("the API key holds spaces or control characters; "
                            "showing the extracted answer")
     assert llm.received == []
+
+
+def test_streaming_error_event_gives_a_note(llm):
+    llm.stream(["The funding"], extra=[json.dumps({"error": {"message": "out of memory"}})])
+    events = list(stream_answer(QUESTION, QUOTES, settings_for(llm), bag_of_words))
+    assert events[-1].note == ("the language model server reported an error: out of memory; "
+                               "showing the extracted answer")
+
+
+def test_loopback_server_is_reached_past_an_environment_proxy(llm, monkeypatch):
+    # Nothing listens on port 9 of 127.0.0.2: a request sent to this proxy would fail.
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.2:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    llm.reply(FAITHFUL)
+    assert ask(llm).generated
+
+
+@pytest.mark.parametrize("base_url, url", [
+    ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1/chat/completions"),
+    ("http://127.0.0.1:8080/v1/", "http://127.0.0.1:8080/v1/chat/completions"),
+    ("https://host/v1/chat/completions", "https://host/v1/chat/completions"),
+])
+def test_endpoint(base_url, url):
+    assert endpoint(LLMSettings(base_url=base_url, model="m")) == url
