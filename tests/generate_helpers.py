@@ -58,6 +58,7 @@ class Step:
     content_type: str = "application/json"
     sleep: float = 0.0
     events: list[str] | None = None  # server-sent events, sent one by one
+    pause: float = 0.0  # between events
 
 
 @dataclass
@@ -83,13 +84,13 @@ class ScriptedServer:
         data = body.encode() if isinstance(body, str) else body
         self.steps.append(Step(status=status, body=data, content_type=content_type, sleep=sleep))
 
-    def stream(self, pieces: list[str], *, extra: list[str] = ()) -> None:
+    def stream(self, pieces: list[str], *, extra: list[str] = (), pause: float = 0.0) -> None:
         # As OpenAI's API: a first event with only the role, a last one with only usage.
         events = [json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}),
                   *(json.dumps({"choices": [{"index": 0, "delta": {"content": p}}]})
                     for p in pieces),
                   json.dumps({"choices": [], "usage": {"completion_tokens": len(pieces)}})]
-        self.steps.append(Step(events=[*events, *extra, "[DONE]"]))
+        self.steps.append(Step(events=[*events, *extra, "[DONE]"], pause=pause))
 
 
 def start_server(script: ScriptedServer) -> ThreadingHTTPServer:
@@ -116,6 +117,7 @@ def start_server(script: ScriptedServer) -> ThreadingHTTPServer:
                         data = f"data: {event}\n\n".encode()
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         self.wfile.flush()
+                        time.sleep(step.pause)
                     self.wfile.write(b"0\r\n\r\n")
                     return
                 self.send_response(step.status)

@@ -340,3 +340,11 @@ def test_loopback_server_is_reached_past_an_environment_proxy(llm, monkeypatch):
 ])
 def test_endpoint(base_url, url):
     assert endpoint(LLMSettings(base_url=base_url, model="m")) == url
+
+
+def test_a_stream_that_trickles_past_the_timeout_is_cut(llm):
+    # Each piece comes well within the timeout; all of them together do not.
+    llm.stream(["The", " funding", " is", " expected", " to", " create"], pause=0.08)
+    events = list(stream_answer(QUESTION, QUOTES, settings_for(llm, timeout=0.2), bag_of_words))
+    assert 1 <= len(events) - 1 < 6
+    assert events[-1].note == "the language model timed out after 0.2 s; showing the extracted answer"
