@@ -113,7 +113,7 @@ def _open(settings: LLMSettings, messages: list[dict[str, str]], api_key: str | 
     return _opener(request.full_url).open(request, timeout=settings.timeout)
 
 
-def _read(response: http.client.HTTPResponse, deadline: float, settings: LLMSettings) -> bytes:
+def _read(response: http.client.HTTPResponse, deadline: float) -> bytes:
     # The socket timeout bounds each read; the deadline bounds a server that trickles.
     parts = []
     while chunk := response.read1(_CHUNK):
@@ -165,7 +165,7 @@ def chat_completion(settings: LLMSettings, messages: list[dict[str, str]],
     deadline = time.monotonic() + settings.timeout
     try:
         with _open(settings, messages, api_key, stream=False) as response:
-            body = _read(response, deadline, settings)
+            body = _read(response, deadline)
     except Exception as error:  # every failure becomes one note, never a traceback
         raise _call_error(error, settings, api_key) from None
     return _parse(body)
@@ -219,7 +219,8 @@ def stream_chat_completion(settings: LLMSettings, messages: list[dict[str, str]]
     except urllib.error.HTTPError as error:
         if error.code not in _NO_STREAM_STATUSES:
             raise _call_error(error, settings, api_key) from None
-        yield chat_completion(settings, messages, api_key)
+        error.close()
+        yield chat_completion(settings, messages, api_key)  # with a timeout of its own
         return
     except Exception as error:
         raise _call_error(error, settings, api_key) from None
@@ -227,7 +228,7 @@ def stream_chat_completion(settings: LLMSettings, messages: list[dict[str, str]]
     try:
         with response:
             if "text/event-stream" not in response.headers.get("Content-Type", ""):
-                yield _parse(_read(response, deadline, settings))
+                yield _parse(_read(response, deadline))
                 return
             for text in _sse_deltas(response, deadline):
                 wrote = wrote or bool(text.strip())
