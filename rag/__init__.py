@@ -107,10 +107,14 @@ def retrieve(question: str, top_k: int | None = None) -> list[Hit]:
     return index.retrieve(question, top_k or index.config.top_k)
 
 
-def answer(question: str, top_k: int | None = None, **filters) -> Answer:
-    """An extractive, cited answer from the default index (see Index.answer).
+def answer(question: str, top_k: int | None = None, *, generate: bool = False,
+           **filters) -> Answer:
+    """An extractive, cited answer from the default index (see Index.answer); with
+    ``generate``, also the configured language model's checked answer
+    (``Answer.generated``; the ``llm`` section of rag.yaml).
 
     Raises:
         RagError: no index built, settings mismatch, or an unusable question.
+        ConfigError: ``generate`` without llm.base_url and llm.model in rag.yaml.
     """
-    return default_index().answer(question, top_k, **filters)
+    return default_index().answer(question, top_k, generate=generate, **filters)
