@@ -20,6 +20,18 @@ def test_split_keeps_citations_with_their_sentence():
         "Mr. Smith said so [Q1][Q3].", "A list item [Q1]", "Another one [Q2]"]
 
 
+def test_a_citation_without_a_full_stop_ends_its_sentence():
+    """A headline or list item copied and cited runs into the next sentence otherwise,
+    and the two claims would be checked against both quotes together."""
+    reply = ("Alabama: Over $334 million for 13 HBCUs [Q1] Alabama A&M University: "
+             "$60,120,210 [Q2]")
+    assert split_sentences(reply) == ["Alabama: Over $334 million for 13 HBCUs [Q1]",
+                                      "Alabama A&M University: $60,120,210 [Q2]"]
+    # Not before a word that goes on the sentence, nor after an abbreviation.
+    assert split_sentences("Funding [Q1] rose, as the U.S. [Q2] said.") == [
+        "Funding [Q1] rose, as the U.S. [Q2] said."]
+
+
 def test_split_drops_bare_citations_and_blank_lines():
     assert split_sentences("[Q1]\n\n   \nText here [Q1].") == ["Text here [Q1]."]
 

@@ -32,9 +32,12 @@ etc inc co corp ltd jan feb mar apr jun jul aug sep sept oct nov dec u.s u.n u.k
 a.m p.m i.e e.g u.s.a
 """.split())
 # A sentence ends at . ! or ? (with closing quotes, and any citations after it), before
-# a space and something that can open a sentence, or at the end of the text.
-_END_RE = re.compile(r"(?<![.!?])[.!?]+[\"'”’)]*(?:\s*\[\s*[Qq][\dQq,;\s]*\])*"
-                     r"(?=\s+[\"'“‘(]?[A-Z0-9$]|\s*$)")
+# a space and something that can open a sentence, or at the end of the text; or at a
+# citation with no full stop before it ("... 13 HBCUs [Q1] Alabama A&M ...", as a model
+# cites a headline or a list item), so that each claim is checked against its own quotes.
+_OPENS = r"(?=\s+[\"'“‘(]?[A-Z0-9$]|\s*$)"
+_END_RE = re.compile(rf"(?<![.!?])[.!?]+[\"'”’)]*(?:\s*\[\s*[Qq][\dQq,;\s]*\])*{_OPENS}"
+                     rf"|(?:\s*\[\s*[Qq]\d[\dQq,;\s]*\])+(?=\s+[\"'“‘(]?[A-Z0-9$])")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _LABEL_RE = re.compile(r"^\s*(?:answer|response)\s*:\s*", re.IGNORECASE)
 
