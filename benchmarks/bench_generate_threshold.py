@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import ModelConfig
-from rag.embedding import load_embedder
+from rag.model.transformer import load_embedder
 from rag.generate import DEFAULT_MIN_SIMILARITY
-from rag.releases import load_releases
-from rag.text import passage_sentences
+from rag.ingest.releases import load_releases
+from rag.ingest.sentences import passage_sentences
 
 REPO = Path(__file__).resolve().parent.parent
 THRESHOLDS = sorted({0.35, 0.45, 0.55, 0.65, DEFAULT_MIN_SIMILARITY})
