@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import Config, ModelConfig, load_config
 from .errors import (ConfigError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexNotFoundError, QuestionError, RagError, ReleaseError)
+from .generate import Generated, GeneratedSentence
 from .index import store
 from .index.build import BuildReport, build_index
 from .ingest.chunking import Passage, chunk_release
@@ -32,7 +33,8 @@ from .query.retrieve import Hit
 from .version import __version__
 
 __all__ = [
-    "Answer", "BuildReport", "Config", "ConfigError", "Embedder", "Hit", "Index",
+    "Answer", "BuildReport", "Config", "ConfigError", "Embedder", "Generated",
+    "GeneratedSentence", "Hit", "Index",
     "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
     "Passage", "QuestionError", "RagError", "Release", "ReleaseError", "__version__",
     "answer", "build_index", "chunk_release", "default_index", "load_config", "load_embedder",
