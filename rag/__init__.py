@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import Config, ModelConfig, load_config
 from .errors import (ConfigError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexNotFoundError, QuestionError, RagError, ReleaseError)
+from .generate import Generated, GeneratedSentence
 from .index import store
 from .index.build import BuildReport, build_index
 from .ingest.chunking import Passage, chunk_release
@@ -32,7 +33,8 @@ from .query.retrieve import Hit
 from .version import __version__
 
 __all__ = [
-    "Answer", "BuildReport", "Config", "ConfigError", "Embedder", "Hit", "Index",
+    "Answer", "BuildReport", "Config", "ConfigError", "Embedder", "Generated",
+    "GeneratedSentence", "Hit", "Index",
     "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
     "Passage", "QuestionError", "RagError", "Release", "ReleaseError", "__version__",
     "answer", "build_index", "chunk_release", "default_index", "load_config", "load_embedder",
@@ -107,10 +109,14 @@ def retrieve(question: str, top_k: int | None = None) -> list[Hit]:
     return index.retrieve(question, top_k or index.config.top_k)
 
 
-def answer(question: str, top_k: int | None = None, **filters) -> Answer:
-    """An extractive, cited answer from the default index (see Index.answer).
+def answer(question: str, top_k: int | None = None, *, generate: bool = False,
+           **filters) -> Answer:
+    """An extractive, cited answer from the default index (see Index.answer); with
+    ``generate``, also the configured language model's checked answer
+    (``Answer.generated``; the ``llm`` section of rag.yaml).
 
     Raises:
         RagError: no index built, settings mismatch, or an unusable question.
+        ConfigError: ``generate`` without llm.base_url and llm.model in rag.yaml.
     """
-    return default_index().answer(question, top_k, **filters)
+    return default_index().answer(question, top_k, generate=generate, **filters)

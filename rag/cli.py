@@ -112,13 +112,34 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_generated(answer) -> None:
+    """The checked generated answer (or the extracted one), a mark per sentence, the
+    dropped sentences with why, the note, and the quotes they were checked against."""
+    from .query.generated import shown_text
+
+    generated = answer.generated
+    print(shown_text(answer, generated) if generated.generated else answer.text)
+    if generated.sentences:
+        print("\nGenerated sentences (checked against the quotes they cite):")
+        for s in generated.sentences:
+            mark = "✓" if s.supported else "✗ dropped:"
+            print(f"  {mark} {s.text}\n      ({s.why})")
+    print(f"\nNote: {generated.note}")
+    if answer.quotes:
+        print("\nQuotes:")
+        for number, q in enumerate(answer.quotes, 1):
+            print(f"  Q{number} [{q.source}] {q.text}")
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     _, index = _open_index(args)
-    answer = index.answer(args.question, args.top_k, **_filters(args))
+    answer = index.answer(args.question, args.top_k, generate=args.generate, **_filters(args))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    if answer.abstained:
+    if answer.generated is not None:
+        _print_generated(answer)
+    elif answer.abstained:
         print(answer.text)
     else:
         # The thing asked for (the name, the figure) in bold: ANSI on a terminal,
@@ -284,6 +305,10 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--since", help="only releases dated on or after YYYY-MM-DD")
         s.add_argument("--until", help="only releases dated on or before YYYY-MM-DD")
         s.add_argument("--category", help="only releases of this category")
+        if name == "ask":
+            s.add_argument("--generate", action="store_true",
+                           help="also have the language model of rag.yaml's llm section "
+                                "answer from the quotes; only sentences they support are shown")
         s.set_defaults(func=func)
 
     add_eval_parser(sub, common)

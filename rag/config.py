@@ -2,8 +2,8 @@
 
 This is the one module that reads the environment: ``load_config`` applies the
 variables that override settings (``RAG_CACHE_DIR``/``XDG_CACHE_HOME`` for the model
-cache, ``RAG_PASSWORD``, ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``) once, and
-everything below receives the resolved values.
+cache, ``RAG_PASSWORD``, ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``, and the variable
+``llm.api_key_env`` names) once, and everything below receives the resolved values.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .generate.settings import LLMSettings
 
 DEFAULT_CONFIG_NAME = "rag.yaml"
 BUNDLED_MODEL = "bundled"
@@ -256,12 +257,20 @@ def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
     model = config.model
     if model.cache is None:
         model = dataclasses.replace(model, cache=str(default_cache_dir(environ)))
-    return config.replace(model=model, server=dataclasses.replace(server, **changes))
+    # The key is only taken here; whether it is usable is checked when an answer is
+    # generated (rag.query.generated), so `rag index` works without it.
+    api_key = environ.get(config.llm.api_key_env) if config.llm.api_key_env else None
+    return config.replace(model=model, server=dataclasses.replace(server, **changes),
+                          llm_api_key=api_key)
 
 
 @dataclass(frozen=True)
 class Config:
-    """All settings. Paths are absolute once loaded."""
+    """All settings. Paths are absolute once loaded.
+
+    ``llm_api_key`` is the value of the environment variable ``llm.api_key_env`` names,
+    as ``load_config`` found it (None when unset); it is left out of the repr.
+    """
 
     seeds: Path = Path("seeds")
     index: Path = Path("index")
@@ -270,9 +279,12 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    llm_api_key: str | None = field(default=None, repr=False)
 
     def validate(self) -> Config:
-        for part in (self.model, self.chunking, self.retrieval, self.answer, self.server):
+        for part in (self.model, self.chunking, self.retrieval, self.answer, self.server,
+                     self.llm):
             part.validate()
         return self
 
@@ -291,6 +303,7 @@ _SECTIONS = {
     "retrieval": RetrievalConfig,
     "answer": AnswerConfig,
     "server": ServerConfig,
+    "llm": LLMSettings,
 }
 
 

@@ -28,12 +28,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(real_index, real_config, tmp_path_factory):
+def llm():
+    """The scripted chat-completions server the app's ``llm`` section points at."""
+    from generate_helpers import ScriptedServer, start_server
+
+    script = ScriptedServer()
+    server = start_server(script)
+    yield script
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def app_url(real_index, real_config, llm, tmp_path_factory):
     """The app on a free loopback port, over the session's real index."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
     conf = tmp_path_factory.mktemp("app") / "rag.yaml"
-    conf.write_text(f"seeds: {real_config.seeds}\nindex: {real_config.index}\n")
+    conf.write_text(f"seeds: {real_config.seeds}\nindex: {real_config.index}\n"
+                    f"llm:\n  base_url: {llm.url}\n  model: test-model\n  timeout: 20\n")
     port = _free_port()
     log = open(conf.parent / "app.log", "w")
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--config", str(conf),
@@ -158,3 +171,40 @@ def test_release_markup_is_shown_as_text(page):
     assert page.evaluate("() => window.xssFlag") is None
     assert page.dialogs == []
     assert page.locator("#sources img, #sources script, #chat script").count() == 0
+
+
+def test_generated_answer_is_checked_sentence_by_sentence(page, llm, real_index):
+    """The draft streams into the reply, then the checked answer replaces it: a quote
+    restated is marked ✓, an invented figure is shown struck through as dropped."""
+    question = "Which countries received new battle groups?"
+    quote = real_index.answer(question).quotes[0]
+    page.click("#settings")
+    page.check("#generate input")
+    llm.steps = []
+    llm.stream([quote.text[:30], quote.text[30:], " [Q1]"], pause=0.3)
+    ask(page, question)
+    page.wait_for_function("() => document.querySelector('#chat').innerText"
+                           ".includes('Draft from your language model')", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('✓')",
+                           timeout=60000)
+    reply = page.inner_text("#chat")
+    assert f"✓ {quote.text} [{quote.source}]" in reply and "✗" not in reply
+    assert "Generated and checked: 1 generated sentence" in reply
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in " ".join(
+        page.locator("#sources .source").first.locator("mark").all_inner_texts())
+
+    llm.steps = []
+    llm.stream([quote.text, " [Q1] NATO also sent 75,000 troops to Poland [Q1]."])
+    page.click("#clear")
+    ask(page, question)
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('✗')",
+                           timeout=60000)
+    reply = page.inner_text("#chat")
+    assert "✓ " in reply and "dropped: number 75,000 is not in" in reply
+    struck = page.locator("#chat del, #chat s").all_inner_texts()
+    assert any("75,000 troops" in t for t in struck), struck
+    assert "1 of 2 generated sentences was dropped" in reply
+    assert llm.received[-1].body["stream"] is True
+    shot = SCREENSHOT.with_name("generated.png")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)

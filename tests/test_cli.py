@@ -118,3 +118,68 @@ def test_an_index_named_by_index_is_checked_against_its_own_seeds(fake_model, co
     write_release(other, "a/two.md", "A second release", "2022-03-02", "More oil.")
     assert cli.main(["--config", conf, "search", "oil", "--index", str(other_index)]) == 0
     assert f"the index is stale (1 new release files in {other})" in capsys.readouterr().err
+
+
+@pytest.fixture
+def llm():
+    from generate_helpers import ScriptedServer, start_server
+
+    script = ScriptedServer()
+    server = start_server(script)
+    yield script
+    server.shutdown()
+    server.server_close()
+
+
+def _llm_conf(conf: str, llm, lenient: bool = True) -> str:
+    with open(conf, "a") as f:
+        f.write(f"llm:\n  base_url: {llm.url}\n  model: test-model\n  timeout: 5\n"
+                + ("answer:\n  min_score: 0.2\n" if lenient else ""))
+    return conf
+
+
+def test_ask_generate_json_shape(fake_model, conf, llm, capsys):
+    conf = _llm_conf(conf, llm)
+    cli.main(["--config", conf, "index", "--quiet"])
+    capsys.readouterr()
+    cli.main(["--config", conf, "ask", "battle groups in Hungary", "--json"])
+    extracted = json.loads(capsys.readouterr().out)
+    quote = extracted["sentences"][0]
+    llm.reply(f"{quote['text']} [Q1] They sent 75,000 troops [Q1]. Hungary joined [Q9].")
+    assert cli.main(["--config", conf, "ask", "battle groups in Hungary", "--json",
+                     "--generate"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"answer", "abstained", "date_window", "sentences", "sources",
+                         "generated", "generated_sentences", "note"}
+    assert data["generated"] is True and data["answer"] == f"{quote['text']} [{quote['source']}]"
+    assert [(s["supported"], s["why"]) for s in data["generated_sentences"]][1:] == [
+        (False, "number 75,000 is not in Q1"), (False, "cites Q9, which does not exist")]
+    assert set(data["generated_sentences"][0]) == {"text", "quotes", "supported", "why",
+                                                   "sources"}
+    assert data["note"] == "2 of 3 generated sentences were dropped: not supported by their quotes"
+    assert data["sentences"] == extracted["sentences"]
+
+
+def test_ask_generate_text_marks_each_sentence(fake_model, conf, llm, capsys):
+    conf = _llm_conf(conf, llm)
+    cli.main(["--config", conf, "index", "--quiet"])
+    capsys.readouterr()
+    cli.main(["--config", conf, "ask", "battle groups in Hungary", "--json"])
+    quote = json.loads(capsys.readouterr().out)["sentences"][0]
+    llm.reply(f"{quote['text']} [Q1] They sent 75,000 troops [Q1].")
+    assert cli.main(["--config", conf, "ask", "battle groups in Hungary", "--generate"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{quote['text']} [{quote['source']}]\n")
+    assert f"  ✓ {quote['text']} [Q1]\n" in out
+    assert "  ✗ dropped: They sent 75,000 troops [Q1].\n      (number 75,000 is not in Q1)" in out
+    assert "Note: 1 of 2 generated sentences was dropped" in out
+    assert f"Quotes:\n  Q1 [{quote['source']}] {quote['text']}" in out and "Sources:" in out
+
+
+def test_ask_generate_without_llm_is_a_one_line_error(fake_model, conf, capsys):
+    cli.main(["--config", conf, "index", "--quiet"])
+    capsys.readouterr()
+    assert cli.main(["--config", conf, "ask", "battle groups", "--generate"]) == 1
+    assert capsys.readouterr().err == (
+        "error: generating an answer needs a language model: set llm.base_url "
+        "(e.g. http://127.0.0.1:8080/v1) and llm.model in rag.yaml\n")

@@ -85,3 +85,38 @@ def test_a_bad_port_in_the_environment_is_named(tmp_path: Path):
                                           r"number"):
         load_config(None,
                     environ={"GRADIO_SERVER_PORT": "eighty"})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("llm:\n  temperature: 0.2\n", r"unknown key llm.temperature \(known: api_key_env, "
+                                   r"base_url, max_tokens, model, timeout\)"),
+    ("llm:\n  base_url: ftp://host/v1\n  model: m\n",
+     r"llm.base_url = 'ftp://host/v1' must start with http:// or https://"),
+    ("llm:\n  base_url: http://127.0.0.1:8080/v1\n", "llm.model = '' must be set when "
+                                                    "llm.base_url is"),
+    ("llm:\n  model: smollm2\n", "llm.base_url = '' must be set when llm.model is"),
+    ("llm:\n  api_key_env: sk-abc123\n", r"llm.api_key_env = 'sk-abc123' must be the name of "
+                                         "an environment variable"),
+    ("llm:\n  timeout: 0\n", "llm.timeout = 0.0 must be a number of seconds between 0.1 and 600"),
+    ("llm:\n  timeout: soon\n", "llm.timeout = 'soon' must be a number"),
+    ("llm:\n  max_tokens: 8\n", "llm.max_tokens = 8 must be a whole number between 16 and 8192"),
+    ("llm:\n  model: 3\n", "llm.model = 3 must be a string"),
+    ("llm: on\n", "llm must be a mapping"),
+])
+def test_bad_llm_section_is_refused(tmp_path: Path, text, message):
+    path = tmp_path / "rag.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_llm_is_off_by_default_and_the_key_is_read_once_at_load(tmp_path: Path):
+    assert not load_config(REPO / "rag.yaml").llm.enabled
+    path = tmp_path / "rag.yaml"
+    path.write_text("llm:\n  base_url: http://127.0.0.1:8080/v1\n  model: smollm2\n"
+                    "  api_key_env: MY_LLM_KEY\n  timeout: 5\n")
+    config = load_config(path, environ={"MY_LLM_KEY": "sk-secret"})
+    assert config.llm.enabled and config.llm.timeout == 5.0
+    assert config.llm_api_key == "sk-secret" and "sk-secret" not in repr(config)
+    # Without the variable the config still loads (`rag index` needs no key) ...
+    assert load_config(path, environ={}).llm_api_key is None

@@ -64,3 +64,39 @@ def test_the_things_asked_for_are_bold_in_the_reply(index):
     answer = index.answer("Which countries received new battle groups?")
     reply = answer_markdown(answer)
     assert "**Slovakia**, **Romania**, **Bulgaria**, and **Hungary**" in reply
+
+
+def _generated(answer, *sentences):
+    from rag.generate.types import Generated, GeneratedSentence, render_sentences
+
+    checked = [GeneratedSentence(text, quotes, ok, why) for text, quotes, ok, why in sentences]
+    kept = any(s.supported for s in checked)
+    return dataclasses.replace(answer, generated=Generated(
+        render_sentences(checked) if kept else "", checked, kept, "the note"))
+
+
+def test_generated_reply_marks_each_sentence(index):
+    from rag.web.render import generated_markdown
+
+    answer = index.answer("Which countries received new battle groups?")
+    source = answer.quotes[0].source
+    reply = generated_markdown(_generated(
+        answer, ("Four battle groups went east [Q1].", [1], True, "supported by Q1 (0.90)"),
+        ("They cost <b>$9 billion</b> [Q1].", [1], False, "number $9 billion is not in Q1")))
+    assert reply.startswith(f"✓ Four battle groups went east \\[{source}\\]\\.")
+    assert (f"✗ ~~They cost &lt;b&gt;\\$9 billion&lt;/b&gt; \\[{source}\\]\\.~~ "
+            f"*dropped: number \\$9 billion is not in \\[{source}\\]*") in reply
+    assert reply.endswith("*Generated and checked: the note*")
+
+
+def test_nothing_generated_shows_the_extracted_answer(index):
+    from rag.web.render import draft_markdown, generated_markdown
+
+    answer = index.answer("Which countries received new battle groups?")
+    reply = generated_markdown(_generated(
+        answer, ("Five battle groups [Q7].", [7], False, "cites Q7, which does not exist")))
+    assert reply.startswith(answer_markdown(answer, show_window=False))
+    assert "✗ ~~Five battle groups \\[Q7\\]\\.~~ *dropped: cites Q7, which does not exist*" \
+        in reply and reply.endswith("*Not generated: the note*")
+    assert draft_markdown("A <i>draft</i>") == (
+        "*Draft from your language model — not checked yet:*\n\nA &lt;i&gt;draft&lt;/i&gt;")

@@ -75,3 +75,40 @@ def test_status_reports_index_and_staleness(state, seeds):
     assert "3 releases" in state.status() and "⚠️" not in state.status()
     (seeds / "statements-releases/2022-03/oil.md").unlink()
     assert "⚠️ The releases changed since this index was built \\(1 removed\\)" in state.status()
+
+
+def _generate_box(demo):
+    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "generate")
+
+
+def test_respond_streams_the_draft_then_the_checked_reply(config, embedder):
+    from generate_helpers import ScriptedServer, start_server
+    from rag.config import AnswerConfig, LLMSettings
+    from rag.web.app import respond
+
+    script = ScriptedServer()
+    server = start_server(script)
+    try:
+        build_index(config, embedder, progress=False)
+        with_llm = config.replace(answer=AnswerConfig(min_score=0.2),
+                                  llm=LLMSettings(base_url=script.url, model="m", timeout=5))
+        state = AppState(with_llm, load_index(config.index, with_llm, embedder))
+        question = "Which countries received new battle groups?"
+        quote = state.index.answer(question).quotes[0]
+        script.stream([quote.text, " [Q1]", " They sent 75,000 troops [Q1]."])
+        replies = [(h[-1]["content"], panel) for h, panel in
+                   respond(state, question, [], "", "", "All categories", "hybrid", 5, True)]
+        drafts = [c for c, _ in replies if c.startswith("*Draft from your language model")]
+        assert drafts and "75,000" in drafts[-1]
+        final, panel = replies[-1]
+        assert final.startswith("✓ ") and "✗ ~~They sent 75,000 troops" in final
+        assert "*dropped: number 75,000 is not in \\[" in final
+        assert "<mark>" in panel  # the quotes in the Sources panel, as without generating
+        assert _generate_box(build_app(state)).visible
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_generate_checkbox_is_hidden_without_a_model(state):
+    assert not _generate_box(build_app(state)).visible

@@ -11,12 +11,14 @@ import numpy as np
 
 from ..config import AnswerConfig
 from ..errors import RagError
+from ..generate import Generated, LLMSettings
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
 from .answer_types import answer_spans, expected_type, holds_answer
 from .completion import naming_sentence, release_sentences
 from .parts import question_parts
 from .dates import DateWindow
+from .generated import generated_json, ready_key, with_generated
 from .links import text_fragment_link
 from .retrieve import Hit, Retriever
 
@@ -76,6 +78,8 @@ class Answer:
 
     When the evidence is too weak, ``abstained`` is true, ``text`` says no release
     answers, ``quotes`` is empty and ``sources`` are the nearest passages.
+    ``generated`` is None unless a generated answer was asked for (see
+    rag.query.generated); ``text`` stays the extracted answer either way.
     """
 
     question: str
@@ -87,6 +91,7 @@ class Answer:
     confidence: float
     mode: str
     reason: str = ""  # why it abstained ('' when it answered)
+    generated: Generated | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag ask --json``."""
@@ -99,6 +104,8 @@ class Answer:
         data = {"answer": self.text, "abstained": self.abstained, "date_window": window,
                 "sentences": [q.to_dict() for q in self.quotes],
                 "sources": [s.to_dict() for s in self.sources]}
+        if self.generated is not None:
+            data.update(generated_json(self, self.generated))
         if self.abstained:
             data["abstention"] = {"reason": self.reason, "closest": [
                 {"id": s.hit.release_id, "title": s.hit.title, "date": s.hit.date.isoformat()}
@@ -209,7 +216,9 @@ def _score(candidates: list[_Candidate], similarity: list[float], evidence: dict
 
 
 def answer(index: Retriever, question: str, top_k: int | None = None,
-           config: AnswerConfig | None = None, **filters: Any) -> Answer:
+           config: AnswerConfig | None = None, *, generate: bool = False,
+           llm: LLMSettings | None = None, api_key: str | None = None,
+           **filters: Any) -> Answer:
     """An extractive answer: 1-3 sentences quoted verbatim from the best passages,
     each followed by its source's [n] marker; abstains when the evidence is weak.
 
@@ -218,15 +227,25 @@ def answer(index: Retriever, question: str, top_k: int | None = None,
         question: the question, in plain words.
         top_k: how many passages to retrieve and list as sources.
         config: how sentences are scored and chosen (default: ``AnswerConfig()``).
+        generate: also ask the ``llm`` model to answer from the quotes and check its
+            reply (``Answer.generated``); no call when the extracted answer abstains.
+        llm: the language model's settings (needed when ``generate``).
+        api_key: its key, as ``load_config`` read it (``Config.llm_api_key``).
         **filters: as :meth:`Retriever.search` takes them (mode, since, until,
             category, question_dates).
 
     Raises:
         QuestionError: an unusable question or filter.
+        ConfigError: ``generate`` without a configured model (llm.base_url, llm.model).
     """
+    if generate:
+        ready_key(llm or LLMSettings(), api_key)  # fail before searching
     result = index.search(question, top_k, **filters)
-    return compose(index, question, result.query, result.hits, result.window, result.mode,
-                   config or AnswerConfig())
+    extracted = compose(index, question, result.query, result.hits, result.window,
+                        result.mode, config or AnswerConfig())
+    if not generate:
+        return extracted
+    return with_generated(index, extracted, llm or LLMSettings(), api_key)
 
 
 def _scored_for(index: Retriever, candidates: list[_Candidate], query: str, part: str,

@@ -8,23 +8,31 @@ so ``index.answer(...)`` reads as the README shows it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..config import AnswerConfig, Config
+from ..generate import LLMSettings
 from ..index import store
 from ..index.lexical import LexicalIndex
 from ..model.embedder import Embedder
 from .answer import Answer, answer
+from .generated import ready_key, stream_generated
 from .retrieve import Retriever
 
 
 class Index(Retriever):
     """A loaded index: :meth:`retrieve`/:meth:`search` passages, :meth:`answer`
-    questions. Create with :func:`rag.load_index`."""
+    questions. Create with :func:`rag.load_index`.
+
+    ``llm`` and ``llm_api_key`` come from the config it was loaded with (``llm`` off
+    without one); they are what ``answer(..., generate=True)`` calls.
+    """
 
     def __init__(self, *args: Any, answer_config: AnswerConfig | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.answer_config = answer_config or AnswerConfig()
+        self.llm = LLMSettings()
+        self.llm_api_key: str | None = None
 
     @classmethod
     def _loaded(cls, gen_dir: Path, generation: store.Generation, faiss_index: Any,
@@ -32,12 +40,34 @@ class Index(Retriever):
         index = super()._loaded(gen_dir, generation, faiss_index, lexical, embedder, config)
         if config is not None:
             index.answer_config = config.answer
+            index.llm, index.llm_api_key = config.llm, config.llm_api_key
         return index
 
-    def answer(self, question: str, top_k: int | None = None, **filters: Any) -> Answer:
+    def answer(self, question: str, top_k: int | None = None, *, generate: bool = False,
+               **filters: Any) -> Answer:
         """An extractive answer: 1-3 sentences quoted verbatim from the best passages,
         each followed by its source's [n] marker; abstains when the evidence is weak.
 
-        Takes the same arguments as :meth:`search`. Returns a :class:`Answer`.
+        Takes the same arguments as :meth:`search`, and ``generate``: also have the
+        configured language model answer from the quotes, each sentence of its reply
+        checked against them (``Answer.generated``). Returns a :class:`Answer`.
+
+        Raises:
+            ConfigError: ``generate`` without llm.base_url and llm.model in the config.
         """
-        return answer(self, question, top_k, self.answer_config, **filters)
+        return answer(self, question, top_k, self.answer_config, generate=generate,
+                      llm=self.llm, api_key=self.llm_api_key, **filters)
+
+    def stream_answer(self, question: str, top_k: int | None = None,
+                      **filters: Any) -> Iterator[Answer | str]:
+        """A generated answer for a live display: yields the extracted :class:`Answer`
+        first, then the model's unchecked draft in ``str`` pieces, then the Answer with
+        ``generated`` set (which replaces the draft).
+
+        Raises:
+            ConfigError: no language model is configured (before anything is yielded).
+        """
+        ready_key(self.llm, self.llm_api_key)
+        extracted = answer(self, question, top_k, self.answer_config, **filters)
+        yield extracted
+        yield from stream_generated(self, extracted, self.llm, self.llm_api_key)

@@ -16,7 +16,8 @@ from ..index.build import build_index
 from ..index.staleness import check_staleness
 from ..model.embedder import Embedder
 from ..query.index import Index
-from .render import CSS, answer_markdown, escape_markdown, sources_html, status_markdown
+from .render import (CSS, answer_markdown, draft_markdown, escape_markdown,
+                     generated_markdown, sources_html, status_markdown)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class AppState:
 
 
 def respond(state: AppState, message: str, history: list[dict], since: str, until: str,
-            category: str, mode: str, sources: float) -> Iterator[tuple[list[dict], str]]:
+            category: str, mode: str, sources: float, generate: bool = False
+            ) -> Iterator[tuple[list[dict], str]]:
     """Answer one chat message, yielding (history, sources panel) as the answer forms."""
     history = list(history or []) + [{"role": "user", "content": escape_markdown(message or "")}]
     index = state.index
@@ -123,6 +125,9 @@ def respond(state: AppState, message: str, history: list[dict], since: str, unti
                    "until": (until or "").strip() or None,
                    "category": None if category in ("", ALL_CATEGORIES) else category}
         yield history + [{"role": "assistant", "content": "*Searching the releases…*"}], ""
+        if generate:
+            yield from _respond_generated(index, message or "", history, int(sources), filters)
+            return
         answer = index.answer(message or "", int(sources), **filters)
     except RagError as exc:
         yield history + [{"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}], ""
@@ -135,6 +140,22 @@ def respond(state: AppState, message: str, history: list[dict], since: str, unti
     for shown in range(1, len(answer.quotes) + 1):
         partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
         content = answer_markdown(partial, show_window=shown == len(answer.quotes))
+        yield history + [{"role": "assistant", "content": content}], panel
+
+
+def _respond_generated(index: Index, message: str, history: list[dict], sources: int,
+                       filters: dict) -> Iterator[tuple[list[dict], str]]:
+    """The generated reply: the draft as the model writes it, then the checked answer
+    (a mark per sentence) in its place; the Sources panel as for an extracted one."""
+    panel, draft = "", ""
+    for item in index.stream_answer(message, sources, **filters):
+        if isinstance(item, str):
+            draft += item
+            content = draft_markdown(draft)
+        else:  # the extracted answer first, the checked one last
+            panel = sources_html(item)
+            content = (generated_markdown(item) if item.generated is not None
+                       else "*Asking your language model…*")
         yield history + [{"role": "assistant", "content": content}], panel
 
 
@@ -194,11 +215,14 @@ def build_app(state: AppState):
                                     label="Retrieval", elem_id="mode")
                     sources = gr.Slider(1, 10, value=state.config.retrieval.top_k, step=1,
                                         label="Sources", elem_id="sources-count")
+                    generate = gr.Checkbox(False, label="Generate with my language model",
+                                           visible=state.config.llm.enabled,
+                                           elem_id="generate")
                 rebuild = gr.Button("Rebuild index", size="sm", elem_id="rebuild")
             with gr.Column(scale=2):
                 panel = gr.HTML(elem_id="sources")
 
-        inputs = [question, chat, since, until, category, mode, sources]
+        inputs = [question, chat, since, until, category, mode, sources, generate]
 
         def run(message, history, *rest):
             yield from respond(state, message, history, *rest)

@@ -7,6 +7,7 @@ import re
 
 from ..ingest.releases import format_day
 from ..query.answer import Answer, Quote, Source
+from ..query.generated import cite_sources
 from ..query.index import Index
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
@@ -27,10 +28,42 @@ def answer_markdown(answer: Answer, show_window: bool = True) -> str:
     else:
         text = " ".join(f"“{_quote_markdown(q)}” \\[{q.source}\\]" for q in answer.quotes)
     if show_window and answer.date_window is not None:
-        w = answer.date_window
-        origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
-        text += f"\n\n*Dates: {escape_markdown(w.describe())} ({origin})*"
+        text += "\n\n" + _window_markdown(answer)
     return text
+
+
+def _window_markdown(answer: Answer) -> str:
+    w = answer.date_window
+    origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
+    return f"*Dates: {escape_markdown(w.describe())} ({origin})*"
+
+
+def draft_markdown(draft: str) -> str:
+    """The model's reply while it is written: marked as an unchecked draft."""
+    return ("*Draft from your language model — not checked yet:*\n\n"
+            f"{escape_markdown(draft.strip()) or '…'}")
+
+
+def generated_markdown(answer: Answer) -> str:
+    """The reply after checking: each supported sentence marked ✓, each dropped one ✗
+    (struck through, with the reason), and the note. When no sentence survived, the
+    extracted answer is shown instead, above the dropped sentences."""
+    generated = answer.generated
+    if generated is None:
+        return answer_markdown(answer)
+    kept = [s for s in generated.sentences if s.supported] if generated.generated else []
+    dropped = [s for s in generated.sentences if not s.supported]
+    parts = ["\n\n".join(f"✓ {escape_markdown(cite_sources(answer, s.text))}" for s in kept)
+             if kept else answer_markdown(answer, show_window=False)]
+    if dropped:
+        parts.append("\n\n".join(
+            f"✗ ~~{escape_markdown(cite_sources(answer, s.text))}~~ "
+            f"*dropped: {escape_markdown(cite_sources(answer, s.why))}*" for s in dropped))
+    parts.append(f"*{'Generated and checked' if kept else 'Not generated'}: "
+                 f"{escape_markdown(generated.note)}*")
+    if answer.date_window is not None:
+        parts.append(_window_markdown(answer))
+    return "\n\n".join(parts)
 
 
 def _pieces(quote: Quote) -> list[tuple[str, bool]]:
