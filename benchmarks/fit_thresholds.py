@@ -28,9 +28,10 @@ from rag.eval.sets import contains_all, map_gold, split_questions
 from rag.eval.typed import load_any
 
 
-def _rows(question_file: Path, index_dir: Path, config: rag.Config):
+def _rows(question_file: Path, index_dir: Path, config: rag.Config, cutoff: float):
     """(confidence, answerable, correct when answered) for the tune part."""
-    lenient = config.replace(answer=dataclasses.replace(config.answer, min_score=0.0))
+    lenient = config.replace(answer=dataclasses.replace(config.answer, min_score=0.0,
+                                                        relative_cutoff=cutoff))
     index = rag.load_index(index_dir, lenient)
     questions = [q for q in load_any(question_file) if q.type != "collect"]
     split = split_questions(questions)
@@ -51,14 +52,25 @@ def main() -> int:
     p.add_argument("--set", action="append", required=True, metavar="QUESTIONS=INDEX",
                    help="a question file and the index it is asked of (repeatable)")
     p.add_argument("--config", default=None, help="rag.yaml (default: ./rag.yaml)")
+    p.add_argument("--cutoffs", default=None,
+                   help="answer.relative_cutoff values to try, comma-separated (default: the "
+                        "config's)")
     args = p.parse_args()
     config = rag.load_config(args.config)
-    rows = []
-    for pair in args.set:
-        questions, index = pair.split("=", 1)
-        part = _rows(Path(questions), Path(index), config)
-        print(f"{questions}: {len(part)} tune-part questions")
-        rows += part
+    cutoffs = [float(c) for c in args.cutoffs.split(",")] if args.cutoffs \
+        else [config.answer.relative_cutoff]
+    for cutoff in cutoffs:
+        rows = []
+        for pair in args.set:
+            questions, index = pair.split("=", 1)
+            part = _rows(Path(questions), Path(index), config, cutoff)
+            print(f"{questions}: {len(part)} tune-part questions (relative_cutoff {cutoff})")
+            rows += part
+        _sweep(rows)
+    return 0
+
+
+def _sweep(rows) -> None:
     conf = np.array([r[0] for r in rows])
     answerable = np.array([r[1] for r in rows])
     correct = np.array([r[2] for r in rows])
@@ -75,12 +87,11 @@ def main() -> int:
             ok.append((round(float(accuracy), 3), float(t)))
     if not ok:
         print("no threshold meets both bounds on the tune part")
-        return 0
+        return
     best = max(a for a, _ in ok)
     run = [t for a, t in ok if a == best]
     print(f"best accuracy {best:.3f} for thresholds {run[0]:.3f}-{run[-1]:.3f}; "
           f"middle: {run[len(run) // 2]:.3f}")
-    return 0
 
 
 if __name__ == "__main__":
