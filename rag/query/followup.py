@@ -173,12 +173,19 @@ def _verb_form(t: _Token) -> bool:
 
 
 def _is_verb(tokens: list[_Token], i: int) -> bool:
-    """Whether the word is a verb here: an article or determiner just before a verb
-    form makes it a noun ("the release"), except for auxiliaries."""
+    """Whether the word is a verb here: a determiner just before a verb form, or before
+    one lower-case word before it, makes it a noun ("the release", "the oil release")."""
     t = tokens[i]
     if t.lower in _AUX:
         return True
-    return _verb_form(t) and not (i > 0 and tokens[i - 1].lower in _DETERMINERS)
+    if not _verb_form(t):
+        return False
+    before = [tokens[k] for k in range(max(0, i - 2), i)]
+    if before and before[-1].lower in _DETERMINERS:
+        return False
+    return not (len(before) == 2 and before[0].lower in _DETERMINERS and before[1].word
+                and not before[1].capitalised and before[1].lower not in _FUNCTION
+                and not _verb_form(before[1]))
 
 
 def _is_content(tokens: list[_Token], i: int, masked: tuple[int, int] | None) -> bool:
@@ -250,8 +257,16 @@ def _date_in(fragment: str) -> tuple[DateWindow | None, str]:
             return None, ""
         window = DateWindow(trial.since, trial.until, trial.text[3:])
     phrase = window.text
-    first = phrase.split()[0].lower()
-    if first not in _DATE_PREPS and first not in _RELATIVE_START:
+    words = phrase.lower().split()
+    first = words[0]
+    at = fragment.lower().find(phrase.lower())
+    if re.search(r"\bthe\s+$", fragment[:max(at, 0)], re.IGNORECASE) or first == "past" or (
+            first == "last" and len(words) > 2):
+        # "the last month" is the rolling month, "last month" the calendar one: keep "the".
+        return window, "in the " + phrase
+    if first in _DATE_PREPS or first in _RELATIVE_START:
+        phrase = phrase[:1].lower() + phrase[1:]        # "In 2021?" asked alone
+    else:
         single = window.since is not None and window.since == window.until
         phrase = ("on " if single else "in ") + phrase
     return window, phrase
@@ -267,7 +282,7 @@ def _entity(fragment: str, window: DateWindow | None) -> str:
     words = [w for w in re.split(r"\s+", re.sub(r"[?.!,;:]", " ", rest)) if w]
     while words and (words[0].lower() in _FILLERS | _PREPOSITIONS | {"and", "or"}):
         words.pop(0)
-    while words and (words[-1].lower() in _FILLERS | {"and", "or"}):
+    while words and (words[-1].lower() in _FILLERS | _ARTICLES | {"and", "or"}):
         words.pop()
     text = " ".join(words)
     for filler in ("as well", "the same"):
@@ -338,7 +353,7 @@ def _has_antecedent(tokens: list[_Token], i: int) -> bool:
     for k in range(i):
         if not _is_content(tokens, k, None):
             continue
-        if (tokens[k].capitalised and k > 0) or (k > 0 and tokens[k - 1].lower in _INTRODUCERS):
+        if tokens[k].capitalised or (k > 0 and tokens[k - 1].lower in _INTRODUCERS):
             return True
     return False
 
