@@ -97,7 +97,10 @@ def _window_line(window) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     config, index = _open_index(args)
-    result = index.search(args.question, args.top_k, **_filters(args))
+    turn = _question(args)
+    if turn.rewritten and not args.json:
+        print(f"Searching: {turn.text}\n")
+    result = index.search(turn.text, args.top_k, **_filters(args))
     hits = result.hits
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
@@ -112,12 +115,25 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _question(args: argparse.Namespace):
+    """The question to answer: a follow-up of --previous rewritten into a standalone one."""
+    from .query.followup import rewrite
+
+    return rewrite(args.question, getattr(args, "previous", None))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     _, index = _open_index(args)
-    answer = index.answer(args.question, args.top_k, **_filters(args))
+    turn = _question(args)
+    answer = index.answer(turn.text, args.top_k, **_filters(args))
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        out = answer.to_dict()
+        if args.previous is not None:
+            out = {"question": turn.text, "rewritten": turn.rewritten, **out}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
+    if turn.rewritten:
+        print(f"Answering: {turn.text}\n")
     print(answer.text)
     if answer.date_window is not None:
         print(_window_line(answer.date_window))
@@ -233,6 +249,9 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--since", help="only releases dated on or after YYYY-MM-DD")
         s.add_argument("--until", help="only releases dated on or before YYYY-MM-DD")
         s.add_argument("--category", help="only releases of this category")
+        s.add_argument("--previous", metavar="QUESTION",
+                       help="the question asked before: a follow-up (\"And in 2024?\") "
+                            "is rewritten from it")
         s.set_defaults(func=func)
 
     add_eval_parser(sub, common)

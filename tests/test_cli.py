@@ -118,3 +118,23 @@ def test_an_index_named_by_index_is_checked_against_its_own_seeds(fake_model, co
     write_release(other, "a/two.md", "A second release", "2022-03-02", "More oil.")
     assert cli.main(["--config", conf, "search", "oil", "--index", str(other_index)]) == 0
     assert f"the index is stale (1 new release files in {other})" in capsys.readouterr().err
+
+
+def test_ask_rewrites_a_follow_up_of_previous(fake_model, conf, capsys):
+    assert cli.main(["--config", conf, "index", "--quiet"]) == 0
+    capsys.readouterr()
+    previous = "Which countries received new battle groups?"
+    assert cli.main(["--config", conf, "ask", "And in March 2022?", "--previous", previous]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answering: Which countries received new battle groups in "
+                          "March 2022?\n")
+    assert "March 1, 2022" in out
+    assert cli.main(["--config", conf, "ask", "And in March 2022?", "--previous", previous,
+                     "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["question"] == "Which countries received new battle groups in March 2022?"
+    assert got["rewritten"] is True and got["date_window"]["text"] == "in March 2022"
+    assert cli.main(["--config", conf, "search", "What about Hungary?", "--previous",
+                     "Which battle groups did NATO establish in Slovakia?"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Searching: Which battle groups did NATO establish in Hungary?\n")

@@ -55,6 +55,7 @@ import re
 from dataclasses import dataclass
 
 from .dates import DateWindow, find_date_window
+from .retrieve import MAX_QUESTION_CHARS
 
 __all__ = ["Rewrite", "rewrite"]
 
@@ -349,22 +350,22 @@ def _demonstrative_is_pronoun(tokens: list[_Token], i: int) -> bool:
     return (prev in _WH or prev in _AUX) and _verb_form(nxt)
 
 
-def _has_antecedent(tokens: list[_Token], i: int) -> bool:
-    for k in range(i):
-        if not _is_content(tokens, k, None):
-            continue
-        if tokens[k].capitalised or (k > 0 and tokens[k - 1].lower in _INTRODUCERS):
-            return True
-    return False
+def _first_antecedent(tokens: list[_Token]) -> int:
+    """Index of the first word that starts a noun phrase a pronoun after it can refer
+    to: a capitalised content word, or one after "the/a/which/what/whose"."""
+    for k in range(len(tokens)):
+        if _is_content(tokens, k, None) and (
+                tokens[k].capitalised or (k > 0 and tokens[k - 1].lower in _INTRODUCERS)):
+            return k
+    return len(tokens)
 
 
 def _unresolved(tokens: list[_Token]) -> list[int]:
+    first = _first_antecedent(tokens)
     out = []
-    for i, t in enumerate(tokens):
-        if t.lower in _PRONOUNS and not _has_antecedent(tokens, i):
-            out.append(i)
-        elif t.lower in _DEMONSTRATIVES and _demonstrative_is_pronoun(tokens, i) \
-                and not _has_antecedent(tokens, i):
+    for i, t in enumerate(tokens[:first]):
+        if t.lower in _PRONOUNS or (t.lower in _DEMONSTRATIVES
+                                    and _demonstrative_is_pronoun(tokens, i)):
             out.append(i)
     return out
 
@@ -439,6 +440,8 @@ def rewrite(question: str, previous: str | None) -> Rewrite:
     """
     if previous is None or not previous.strip() or not question.strip():
         return Rewrite(question, False, "no previous question")
+    if len(question) > MAX_QUESTION_CHARS or len(previous) > MAX_QUESTION_CHARS:
+        return Rewrite(question, False, "too long to be a follow-up")
     previous = " ".join(previous.split())
     asked = " ".join(question.split())
     rest, led = asked, False

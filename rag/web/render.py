@@ -7,6 +7,7 @@ import re
 
 from ..ingest.releases import format_day
 from ..query.answer import Answer, Source
+from ..query.followup import Rewrite
 from ..query.index import Index
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
@@ -31,6 +32,15 @@ def answer_markdown(answer: Answer, show_window: bool = True) -> str:
         origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
         text += f"\n\n*Dates: {escape_markdown(w.describe())} ({origin})*"
     return text
+
+
+def answering_markdown(turn: Rewrite) -> str:
+    """The line a reply to a follow-up starts with: the standalone question it answered
+    (e.g. "*Answering: Which countries received new battle groups in 2024?*"), so a wrong
+    rewrite is seen at once; empty for a question answered as asked."""
+    if not turn.rewritten:
+        return ""
+    return f"*Answering: {escape_markdown(turn.text)}*\n\n"
 
 
 def _passage_html(source: Source, answer: Answer) -> str:
