@@ -202,7 +202,6 @@ class _Phrase:
     end: int
     words: int      # content words, the article not counted
     proper: bool
-    first: int      # index of its first token (the article, if any)
 
 
 def _phrases(text: str, masked: tuple[int, int] | None = None) -> list[_Phrase]:
@@ -225,14 +224,15 @@ def _phrases(text: str, masked: tuple[int, int] | None = None) -> list[_Phrase]:
         run = tokens[i:j + 1]
         proper = any(t.capitalised for t in run) and not (i == 0 and len(run) == 1)
         words = sum(1 for t in run if t.lower not in ("of", "and", "the", "for"))
-        out.append(_Phrase(tokens[first].start, tokens[j].end, words, proper, first))
+        out.append(_Phrase(tokens[first].start, tokens[j].end, words, proper))
         i = j + 1
     return out
 
 
 def _phrase_text(text: str, phrase: _Phrase) -> str:
-    """A phrase as it reads inside another sentence: a sentence-initial capital dropped
-    unless the word is an acronym or a name elsewhere capitalised."""
+    """A phrase as it reads inside another sentence: the capital of a sentence-initial
+    article or common noun dropped ("The President" -> "the President"), an acronym's
+    kept."""
     words = text[phrase.start:phrase.end]
     if phrase.start == 0 and not (len(words) > 1 and words[:2].isupper()):
         first = words.split()[0]
