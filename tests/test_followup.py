@@ -23,7 +23,8 @@ FOLLOW_UPS = [
     ("And in 2024?", BATTLE, "Which countries received new battle groups in 2024?"),
     ("And in March 2022?", BATTLE, "Which countries received new battle groups in March 2022?"),
     ("and in march 2022", BATTLE, "Which countries received new battle groups in march 2022?"),
-    ("How about last year?", SANCTIONS, "What sanctions were announced on Russian banks last year?"),
+    ("How about last year?", SANCTIONS,
+     "What sanctions were announced on Russian banks last year?"),
     ("Same for March 2022", SANCTIONS,
      "What sanctions were announced on Russian banks in March 2022?"),
     ("What about February 24?", BATTLE,
@@ -38,7 +39,8 @@ FOLLOW_UPS = [
      "Which countries received new battle groups between March 1 and March 15, 2022?"),
     ("What about the past two weeks?", PLEDGE_MARCH,
      "What did the United States pledge to Ukraine in the past two weeks?"),
-    ("And the last month?", BATTLE, "Which countries received new battle groups in the last month?"),
+    ("And the last month?", BATTLE,
+     "Which countries received new battle groups in the last month?"),
     ("And last month?", BATTLE, "Which countries received new battle groups last month?"),
     # entities: a proper noun replaces the last proper-noun phrase, a common noun the
     # last noun phrase
