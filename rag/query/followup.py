@@ -13,11 +13,14 @@ What counts as a follow-up:
   "last year") unless it is a clause of its own (it starts with a wh-word or an
   auxiliary, or holds a verb), in which case only its pronouns are resolved.
 - **An unresolved pronoun**: it/they/them/he/she/him/her/its/their/his with no noun
-  phrase before it in the question (a capitalised word after the first, or words
-  introduced by "the", "a", "which", "what", "whose"); "this/that/these/those" count
-  only as a pronoun, not as a determiner ("this bill"): at the end, before a
-  preposition, or after a wh-word or auxiliary and before a verb or nothing
-  ("When was this signed?").
+  before it in the question (no word that is neither a function word nor a verb:
+  "Which countries said they ..." refers to its own countries), and, for a
+  possessive, no name or "the" phrase after the noun it qualifies ("In his statement,
+  what did the President say?" points forward). "this/that/these/those" count only as
+  a pronoun, not as a determiner ("this bill"): at the end, before a preposition, or
+  after a wh-word or auxiliary and before a verb or nothing ("When was this signed?").
+  Where a pronoun might refer inside the question, it is taken to: a standalone
+  question wrongly rewritten is worse than a follow-up answered as typed.
 - **A short fragment**: at most four words, no wh-word, no auxiliary, no verb, and
   either a date ("March 2022") or a question mark ("Germany?"). Keyword searches
   without a question mark ("free COVID tests") stay standalone.
@@ -351,21 +354,38 @@ def _demonstrative_is_pronoun(tokens: list[_Token], i: int) -> bool:
 
 
 def _first_antecedent(tokens: list[_Token]) -> int:
-    """Index of the first word that starts a noun phrase a pronoun after it can refer
-    to: a capitalised content word, or one after "the/a/which/what/whose"."""
-    for k in range(len(tokens)):
-        if _is_content(tokens, k, None) and (
-                tokens[k].capitalised or (k > 0 and tokens[k - 1].lower in _INTRODUCERS)):
-            return k
-    return len(tokens)
+    """Index of the first content word: a pronoun after it may refer to it ("Which
+    countries said they ...", "how much are women paid for ... their ...")."""
+    return next((k for k in range(len(tokens)) if _is_content(tokens, k, None)), len(tokens))
+
+
+def _named_later(tokens: list[_Token], i: int) -> bool:
+    """Whether a possessive at ``i`` is followed, past the noun it qualifies, by a name or
+    a "the" phrase it can point forward to ("In his statement, what did the President
+    ...")."""
+    k = i + 1
+    while k < len(tokens) and _is_content(tokens, k, None):
+        k += 1
+    return any(_is_content(tokens, j, None) and (
+        tokens[j].capitalised or tokens[j - 1].lower in _INTRODUCERS)
+        for j in range(k, len(tokens)))
+
+
+def _possessive(tokens: list[_Token], i: int) -> bool:
+    t = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    return t.lower in _POSSESSIVES or (
+        t.lower == "her" and nxt is not None and _is_content(tokens, i + 1, None))
 
 
 def _unresolved(tokens: list[_Token]) -> list[int]:
     first = _first_antecedent(tokens)
     out = []
     for i, t in enumerate(tokens[:first]):
-        if t.lower in _PRONOUNS or (t.lower in _DEMONSTRATIVES
-                                    and _demonstrative_is_pronoun(tokens, i)):
+        if t.lower in _PRONOUNS:
+            if not (_possessive(tokens, i) and _named_later(tokens, i)):
+                out.append(i)
+        elif t.lower in _DEMONSTRATIVES and _demonstrative_is_pronoun(tokens, i):
             out.append(i)
     return out
 
@@ -398,12 +418,8 @@ def _resolve_pronouns(clause: str, previous: str) -> Rewrite | None:
     pieces, pos, reasons = [], 0, []
     for i in targets:
         t = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        possessive = t.lower in _POSSESSIVES or (
-            t.lower == "her" and nxt is not None and nxt.word and nxt.lower not in _FUNCTION
-            and not _is_verb(tokens, i + 1))
         phrase = _phrase_text(previous, subject(t.lower))
-        if possessive:
+        if _possessive(tokens, i):
             phrase += "'" if phrase.endswith("s") else "'s"
         if t.start == 0 or clause[:t.start].strip() == "":
             phrase = phrase[:1].upper() + phrase[1:]
