@@ -15,8 +15,8 @@ from ..index import store
 from ..index.build import build_index
 from ..index.staleness import check_staleness
 from ..model.embedder import Embedder
-from ..query.index import Index
 from ..query.followup import rewrite
+from ..query.index import Index
 from .conversation import conversation_turn
 from .render import (CSS, answer_markdown, answering_markdown, escape_markdown, sources_html,
                      status_markdown)
