@@ -134,7 +134,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_OK
     if turn.rewritten:
         print(f"Answering: {turn.text}\n")
-    print(answer.text)
+    if answer.abstained:
+        print(answer.text)
+    else:
+        # The thing asked for (the name, the figure) in bold: ANSI on a terminal,
+        # **Markdown** when the output goes to a file or another program.
+        bold = (lambda t: f"\033[1m{t}\033[0m") if sys.stdout.isatty() else (lambda t: f"**{t}**")
+        print(" ".join(f"{q.marked(bold)} [{q.source}]" for q in answer.quotes))
     if answer.date_window is not None:
         print(_window_line(answer.date_window))
     print("\nSources:" if not answer.abstained else "\nNearest passages:")
@@ -158,6 +164,9 @@ def add_eval_parser(subparsers: Any, common: argparse.ArgumentParser) -> argpars
                    help="retrieval mode, or all three side by side (default from config)")
     e.add_argument("--calibrate", action="store_true",
                    help="also print the abstention threshold sweep (for answer.min_score)")
+    e.add_argument("--splits", action="store_true",
+                   help="also print figures for the tune and test parts of the set (always "
+                        "shown, per question type, for a typed set such as tune.yaml)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_eval)
     return e
@@ -168,6 +177,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from . import load_index
     from .eval.questions import load_questions
     from .eval.run import calibrate, evaluate, format_table
+    from .eval.typed import is_typed
 
     if bool(args.questions) == bool(args.beir):
         raise ConfigError("give a question file or --beir DIR (one of them): "
@@ -181,8 +191,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = evaluate_beir(args.beir, config, _embedder(config), modes)
         print(json.dumps(results, indent=2) if args.json else format_table(results))
         return 0
-    questions = load_questions(args.questions)
     index = load_index(config.index, config, _embedder(config))
+    if is_typed(Path(args.questions)):
+        return _eval_typed(args, index, modes)
+    questions = load_questions(args.questions)
     reports = [evaluate(index, questions, m) for m in modes]
     if args.json:
         out: dict[str, Any] = {r.mode: r.to_dict() for r in reports}
@@ -201,6 +213,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
                   f"{'threshold':>10} {'answerable abstained':>21} {'unanswerable answered':>22}")
             for threshold, abstained, answered in calibrate(r.results):
                 print(f"{threshold:>10.4f} {abstained:>21} {answered:>22}")
+    for m in modes if args.splits else ():
+        print(f"\nby split ({m}; the split is fixed by each question's id, "
+              "rag/eval/sets.py):")
+        _print_typed(index, Path(args.questions), m)
+    return 0
+
+
+def _print_typed(index, path: Path, mode: str) -> dict:
+    from .eval.sets import aggregate, format_report
+    from .eval.typed import evaluate_typed, load_any
+
+    scores, _, missing = evaluate_typed(index, load_any(path), mode)
+    report = aggregate(scores)
+    print(format_report(report))
+    if missing:
+        print(f"gold release not in the index for {len(missing)} question(s)")
+    return {split: {kind: f.to_dict() for kind, f in rows.items()}
+            for split, rows in report.items()}
+
+
+def _eval_typed(args: argparse.Namespace, index, modes: list[str]) -> int:
+    """``rag eval`` on a typed question set (the tune.yaml format): figures per question
+    type for its tune part, its test part and both."""
+    from .eval.sets import aggregate
+    from .eval.typed import evaluate_typed, load_any
+
+    questions = load_any(Path(args.questions))
+    if args.json:
+        out = {}
+        for m in modes:
+            scores, _, missing = evaluate_typed(index, questions, m)
+            out[m] = {"splits": {split: {kind: f.to_dict() for kind, f in rows.items()}
+                                 for split, rows in aggregate(scores).items()},
+                      "gold_not_in_index": missing}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    for m in modes:
+        print(f"{args.questions} ({m}):")
+        _print_typed(index, Path(args.questions), m)
     return 0
 
 

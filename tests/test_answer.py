@@ -94,7 +94,8 @@ def test_to_dict_shape(index):
     assert data["date_window"] == {"since": "2022-03-01", "until": "2022-03-31",
                                    "text": "in March 2022",
                                    "description": "March 1, 2022 – March 31, 2022"}
-    assert set(data["sentences"][0]) == {"text", "source", "release_id", "start", "end"}
+    assert set(data["sentences"][0]) == {"text", "source", "release_id", "start", "end",
+                                         "answer_spans", "completes"}
     assert set(data["sources"][0]) == {"rank", "score", "text", "start", "end", "release", "link"}
     json.dumps(data)
 
@@ -116,3 +117,39 @@ def test_cli_ask_json(fake_model, config, capsys, tmp_path):
     assert cli.main(["--config", str(conf), "ask", "battle groups", "--since", "2022-03-30"]) == 0
     out = capsys.readouterr().out
     assert "(dates: since March 30, 2022)" in out
+
+
+def test_the_answer_span_is_marked_inside_its_quote(index):
+    answer = index.answer("Which countries received new battle groups?")
+    first = answer.quotes[0]
+    marked = [first.text[s - first.start:e - first.start] for s, e in first.spans]
+    assert {"Slovakia", "Romania", "Bulgaria", "Hungary"} <= set(marked)
+    body = index.release(first.release_id).body
+    data = first.to_dict()["answer_spans"]
+    assert all(body[d["start"]:d["end"]] == d["text"] for d in data)  # body offsets
+    assert first.marked(lambda t: f"**{t}**").count("**") == 2 * len(first.spans)
+
+
+def test_an_abstention_says_why_and_names_the_closest(config, embedder):
+    build_index(config, embedder, progress=False)
+    strict = config.replace(answer=AnswerConfig(min_score=0.99))
+    index = load_index(config.index, strict, embedder)
+    data = index.answer("Which countries received new battle groups?").to_dict()
+    assert data["abstention"]["reason"] == "the evidence is too weak"
+    assert data["abstention"]["closest"][0]["id"] == data["sources"][0]["release"]["id"]
+
+
+def test_releases_on_the_subject_without_the_thing_asked_for(index):
+    # The releases found discuss free tests, but no sentence of them gives a share.
+    answer = index.answer("What percentage of households ordered free COVID tests?")
+    assert answer.abstained and answer.sources
+    assert answer.reason == "no sentence gives the share or rate asked for"
+    assert answer.text.startswith("The releases found discuss this, but none of their "
+                                  "sentences gives the share or rate asked for")
+
+
+def test_a_two_part_question_quotes_a_sentence_for_each_part(index):
+    answer = index.answer("How many barrels of oil per day will be released, "
+                          "and how many days do free COVID tests take to ship?")
+    texts = " ".join(q.text for q in answer.quotes)
+    assert "one million barrels" in texts and "seven to twelve days" in texts

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.query.answer_types import expected_type, holds_answer
+from rag.query.answer_types import answer_spans, expected_type, holds_answer
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -17,7 +17,11 @@ from rag.query.answer_types import expected_type, holds_answer
     ("Which former senator joined the White House team?", "person"),
     ("Which two wrongfully detained Americans were brought home?", "person"),
     ("What is the name of the initiative on ventilation?", "name"),
-    ("Which countries received new battle groups?", None),
+    ("Which countries received new battle groups?", "place"),
+    ("Which agency will run the new program?", "organization"),
+    ("Which law did the President sign on Friday?", "law"),
+    ("What is the initiative called?", "name"),
+    ("Where will the summit be held?", "place"),
     ("What did the President say about the Mars colony budget?", None),
     ("What year-over-year inflation rate did the index show?", "percent"),
 ])
@@ -47,3 +51,25 @@ def test_expected_type(question, kind):
 ])
 def test_holds_answer(sentence, kind, question, holds):
     assert holds_answer(sentence, kind, question) is holds
+
+
+@pytest.mark.parametrize("sentence, question, spans", [
+    ("Today’s establishment of four new battle groups in Slovakia, Romania, Bulgaria, and "
+     "Hungary strengthens NATO.", "Which countries received new battle groups?",
+     ["Slovakia", "Romania", "Bulgaria", "Hungary", "NATO"]),
+    ("The Biden administration has delivered $8 billion, including $4.5 billion from the "
+     "American Rescue Plan.", "How much funding has the administration delivered?",
+     ["$8 billion", "$4.5 billion"]),
+    ("The Department of Energy (DOE) will run it with FEMA.", "Which agency will run it?",
+     ["The Department of Energy", "DOE", "FEMA"]),
+    ("Administrator Isabella Casillas Guzman will lead the delegation with Collins.",
+     "Who headed the delegation?", ["Administrator Isabella Casillas Guzman", "Collins"]),
+    ("The package includes 800 Stinger systems and 2,000 Javelins.",
+     "How many Stinger systems are in the package?", ["800", "2,000"]),
+    ("Jeff Zients led the response.", "Who replaced Jeff Zients?", []),
+    ("Anything at all.", "What did the President say?", []),
+])
+def test_answer_spans_mark_the_things_asked_for(sentence, question, spans):
+    kind = expected_type(question)
+    assert [sentence[s:e] for s, e in answer_spans(sentence, kind, question)] == spans
+    assert holds_answer(sentence, kind, question) is (bool(spans) or kind is None)

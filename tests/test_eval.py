@@ -517,3 +517,19 @@ def test_cli_eval_needs_exactly_one_source(cli_setup):
         _run(["eval", "--config", conf])
     with pytest.raises(ConfigError, match="give a question file or --beir DIR"):
         _run(["eval", questions, "--beir", "x", "--config", conf])
+
+
+def test_cli_eval_of_a_typed_set_prints_each_split(cli_setup, capsys, tmp_path):
+    conf, _ = cli_setup
+    typed = tmp_path / "typed.yaml"
+    typed.write_text(
+        "- id: T-1\n  corpus: full\n  type: list\n"
+        "  question: Which countries received new battle groups?\n"
+        "  gold: [nato]\n  gold_dates: ['2022-03-24']\n  answer_all: [Hungary]\n"
+        "- id: T-2\n  corpus: full\n  type: unanswerable\n"
+        "  question: What did the President say about the Mars colony budget?\n  gold: []\n")
+    assert _run(["eval", str(typed), "--config", conf, "--mode", "bm25"]) == 0
+    out = capsys.readouterr().out
+    assert "[all]" in out and "gold release not in the index" not in out
+    assert any(line.split()[:2] == ["list", "1"] for line in out.splitlines())
+    assert any(line.split()[:2] == ["unanswerable", "1"] for line in out.splitlines())

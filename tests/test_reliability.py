@@ -556,7 +556,7 @@ def hostile_index(tmp_path_factory):
     return config, load_index(config.index, config, embedder)
 
 
-_ALLOWED_TAGS = {"div", "span", "a", "h3", "details", "summary", "mark", "br"}
+_ALLOWED_TAGS = {"div", "span", "a", "h3", "details", "summary", "mark", "br", "strong"}
 _ALLOWED_ATTRIBUTES = {"class", "href", "target", "rel", "data-number", "data-date"}
 
 ODD_QUESTIONS = {

@@ -27,7 +27,9 @@ def test_reply_quotes_each_sentence_with_its_marker(index):
     answer = index.answer("Which countries received new battle groups?")
     reply = answer_markdown(answer)
     first = answer.quotes[0]
-    assert reply.startswith(f"“{escape_markdown(first.text)}” \\[{first.source}\\]")
+    plain = reply.split("” \\[")[0].lstrip("“").replace("**", "")
+    assert plain == escape_markdown(first.text)
+    assert reply.startswith("“") and f"” \\[{first.source}\\]" in reply
 
 
 def test_reply_names_the_date_window_it_used(index):
@@ -41,7 +43,8 @@ def test_sources_panel_marks_the_quoted_sentence_and_dates_the_release(index):
     answer = index.answer("Which countries received new battle groups?")
     panel = sources_html(answer)
     first = answer.quotes[0]
-    assert f"<mark>{first.text.replace('’', '’')}</mark>" in panel
+    assert "<mark>Today’s establishment of four new battle groups in <strong>Slovakia</strong>, " \
+           "<strong>Romania</strong>" in panel
     assert "March 24, 2022 · statements-releases" in panel
     assert panel.count('class="source"') == len(answer.sources)
 
@@ -66,3 +69,9 @@ def test_a_rewritten_follow_up_is_named_above_the_reply():
     assert answering_markdown(Rewrite("What is <b>*this*</b>?", True, "x")) == \
         "*Answering: What is &lt;b&gt;\\*this\\*&lt;/b&gt;?*\n\n"
     assert answering_markdown(Rewrite("Who is the Secretary of State?", False, "standalone")) == ""
+
+
+def test_the_things_asked_for_are_bold_in_the_reply(index):
+    answer = index.answer("Which countries received new battle groups?")
+    reply = answer_markdown(answer)
+    assert "**Slovakia**, **Romania**, **Bulgaria**, and **Hungary**" in reply

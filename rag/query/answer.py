@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -13,7 +13,9 @@ from ..config import AnswerConfig
 from ..errors import RagError
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
-from .answer_types import expected_type, holds_answer
+from .answer_types import answer_spans, expected_type, holds_answer
+from .completion import naming_sentence, release_sentences
+from .parts import question_parts
 from .dates import DateWindow
 from .links import text_fragment_link
 from .retrieve import Hit, Retriever
@@ -32,10 +34,27 @@ class Quote:
     start: int
     end: int
     score: float
+    # Where the thing asked for stands (the name, the figure), as body offsets.
+    spans: tuple[tuple[int, int], ...] = ()
+    completes: bool = False  # quoted because it names in full what the next quote names in short
+
+    def marked(self, mark: Callable[[str], str]) -> str:
+        """The quote with each answer span passed through ``mark`` (``**...**`` say)."""
+        parts, pos = [], self.start
+        for s, e in self.spans:
+            parts += [self.text[pos - self.start:s - self.start],
+                      mark(self.text[s - self.start:e - self.start])]
+            pos = e
+        parts.append(self.text[pos - self.start:])
+        return "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "source": self.source, "release_id": self.release_id,
-                "start": self.start, "end": self.end}
+                "start": self.start, "end": self.end,
+                "answer_spans": [{"start": s, "end": e, "text": self.text[s - self.start:
+                                                                         e - self.start]}
+                                 for s, e in self.spans],
+                "completes": self.completes}
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class Answer:
     date_window: DateWindow | None
     confidence: float
     mode: str
+    reason: str = ""  # why it abstained ('' when it answered)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag ask --json``."""
@@ -76,9 +96,14 @@ class Answer:
             window = {"since": w.since.isoformat() if w.since else None,
                       "until": w.until.isoformat() if w.until else None,
                       "text": w.text, "description": w.describe()}
-        return {"answer": self.text, "abstained": self.abstained, "date_window": window,
+        data = {"answer": self.text, "abstained": self.abstained, "date_window": window,
                 "sentences": [q.to_dict() for q in self.quotes],
                 "sources": [s.to_dict() for s in self.sources]}
+        if self.abstained:
+            data["abstention"] = {"reason": self.reason, "closest": [
+                {"id": s.hit.release_id, "title": s.hit.title, "date": s.hit.date.isoformat()}
+                for s in self.sources[:3]]}
+        return data
 
 
 @dataclass(frozen=True)
@@ -204,6 +229,36 @@ def answer(index: Retriever, question: str, top_k: int | None = None,
                    config or AnswerConfig())
 
 
+def _scored_for(index: Retriever, candidates: list[_Candidate], query: str, part: str,
+                kind: str | None, query_vector: np.ndarray, similarity: list[float],
+                config: AnswerConfig) -> list[tuple[float, _Candidate]]:
+    """The candidates that hold what ``part`` asks for, scored, best first."""
+    evidence = _evidence(index, candidates, part, analyse(part), kind, config)
+    scored = _score(candidates, similarity, evidence, config, evidence)
+    if config.rescore and scored:
+        # Second pass over the best few: each sentence embedded on its own says
+        # what it states itself, which the pooled vector (steeped in its passage's
+        # topic) blurs; on the development set the mean of the two ranked and
+        # abstained best (benchmarks/RESULTS.md).
+        scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
+        position = {id(c): i for i, c in enumerate(candidates)}
+        rows = [position[id(c)] for _, c in scored[:config.rescore]]
+        alone = index.embed([candidates[i].text for i in rows]) @ query_vector
+        mixed = list(similarity)
+        for i, sim in zip(rows, alone.tolist()):
+            mixed[i] = (similarity[i] + sim) / 2
+        scored = _score(candidates, mixed, evidence, config, rows)
+    scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
+    return scored
+
+
+# What an abstention says was missing, by the kind of answer asked for.
+_KIND_WORDS = {"money": "amount", "percent": "share or rate", "tally": "vote count",
+               "number": "number", "date": "date", "person": "name of a person",
+               "name": "name", "organization": "organization", "place": "place",
+               "law": "name of the law or programme"}
+
+
 def compose(index: Retriever, question: str, query: str, hits: list[Hit],
             window: DateWindow | None, mode: str, config: AnswerConfig) -> Answer:
     """Choose the sentences that answer the question and cite them.
@@ -212,54 +267,99 @@ def compose(index: Retriever, question: str, query: str, hits: list[Hit],
     similarity to the question, the share of the question's term weight it (with its
     release title) covers, and its passage's rank. The best sentence is quoted, and up
     to ``max_sentences - 1`` others within ``relative_cutoff`` of it that are not
-    near-copies. Every quote is checked against its release body before it is used.
+    near-copies. A question of two parts ("How much X, and how much of it Y?") gets the
+    best sentence of each part first. A quoted sentence that names its answer in short
+    (a surname, an acronym) is preceded by the release's sentence that names it in full
+    (``rag.query.completion``). Every quote is checked against its release body.
     """
     pool = hits[:config.passages]
     candidates = _candidates(index, pool)
-    terms = analyse(query)
-    kind = expected_type(query)
-    scored: list[tuple[float, _Candidate]] = []
+    parts = question_parts(query)
+    kinds = [expected_type(part) for part in parts] if len(parts) > 1 else [expected_type(query)]
+    ranked: list[list[tuple[float, _Candidate]]] = [[] for _ in parts]
     if candidates:
         query_vector, similarity = _similarities(index, query, candidates)
-        evidence = _evidence(index, candidates, query, terms, kind, config)
-        scored = _score(candidates, similarity, evidence, config, evidence)
-        if config.rescore and scored:
-            # Second pass over the best few: each sentence embedded on its own says
-            # what it states itself, which the pooled vector (steeped in its passage's
-            # topic) blurs; on the development set the mean of the two ranked and
-            # abstained best (benchmarks/RESULTS.md).
-            scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
-            position = {id(c): i for i, c in enumerate(candidates)}
-            rows = [position[id(c)] for _, c in scored[:config.rescore]]
-            alone = index.embed([candidates[i].text for i in rows]) @ query_vector
-            mixed = list(similarity)
-            for i, sim in zip(rows, alone.tolist()):
-                mixed[i] = (similarity[i] + sim) / 2
-            scored = _score(candidates, mixed, evidence, config, rows)
-    scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
-    best = scored[0][0] if scored else 0.0
-    chosen: list[tuple[float, _Candidate]] = []
+        ranked = [_scored_for(index, candidates, query, part if len(parts) > 1 else query,
+                              kind, query_vector, similarity, config)
+                  for part, kind in zip(parts, kinds)]
+    best = max((r[0][0] for r in ranked if r), default=0.0)
+    chosen: list[tuple[float, _Candidate, int]] = []  # score, sentence, part
+
+    def take(score: float, cand: _Candidate, part: int) -> None:
+        if any(_near_duplicate(cand.text, c.text) for _, c, _ in chosen):
+            return
+        if index.release(cand.release_id).body[cand.start:cand.end] != cand.text:
+            raise RagError(f"internal error: quote does not match {cand.release_id} "
+                           f"at {cand.start}:{cand.end}")
+        chosen.append((score, cand, part))
+
     if best >= config.min_score:
-        for score, cand in scored:
-            if len(chosen) >= config.max_sentences or score < best * config.relative_cutoff:
+        if len(parts) > 1:
+            for part, scored in enumerate(ranked):
+                if scored and scored[0][0] >= config.min_score:
+                    take(*scored[0], part)
+        first = max(range(len(ranked)), key=lambda k: ranked[k][0][0] if ranked[k] else 0.0)
+        for score, cand in ranked[first]:
+            if len(chosen) >= max(config.max_sentences, len(parts)) \
+                    or score < best * config.relative_cutoff:
                 break
-            if any(_near_duplicate(cand.text, c.text) for _, c in chosen):
-                continue
-            if index.release(cand.release_id).body[cand.start:cand.end] != cand.text:
-                raise RagError(f"internal error: quote does not match {cand.release_id} "
-                               f"at {cand.start}:{cand.end}")
-            chosen.append((score, cand))
-    quotes = [Quote(c.text, c.source, c.release_id, c.start, c.end, s) for s, c in chosen]
+            take(score, cand, first)
+    quotes = _quotes(index, chosen, parts, kinds)
     first_quote = {}
     for q in quotes:
         first_quote.setdefault(q.source, q)
     sources = [Source(n, h, text_fragment_link(h.url, first_quote[n].text) if n in first_quote
                       else h.url, n in first_quote) for n, h in enumerate(hits, 1)]
+    reason = ""
     if quotes:
         text = " ".join(f"{q.text} [{q.source}]" for q in quotes)
+    elif window is not None and not hits:
+        text = f"No release dated {window.describe()} answers this question."
+        reason = "no release in the date window"
     else:
         text = NO_ANSWER
         if window is not None:
             text = f"No release dated {window.describe()} answers this question."
+        reason = "the evidence is too weak"
+        missing = [k for k, r in zip(kinds, ranked) if k is not None and not r]
+        if candidates and missing:
+            # The releases found are on the subject, yet no sentence of them holds
+            # the kind of thing asked for: say so, rather than just "no answer".
+            what = _KIND_WORDS.get(missing[0], "answer")
+            text = (f"The releases found discuss this, but none of their sentences gives "
+                    f"the {what} asked for; the closest are listed under Sources.")
+            reason = f"no sentence gives the {what} asked for"
     return Answer(question=question, text=text, quotes=quotes, sources=sources,
-                  abstained=not quotes, date_window=window, confidence=float(best), mode=mode)
+                  abstained=not quotes, date_window=window, confidence=float(best), mode=mode,
+                  reason=reason)
+
+
+def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts: list[str],
+            kinds: list[str | None]) -> list[Quote]:
+    """The chosen sentences as quotes, with their answer spans marked, each preceded by
+    the sentence naming its answer in full where it names it in short."""
+    quotes: list[Quote] = []
+    taken = {(c.release_id, c.start) for _, c, _ in chosen}
+    sentences_of: dict[str, list[tuple[int, int]]] = {}
+    for score, cand, part in chosen:
+        kind = kinds[part]
+        spans = tuple((cand.start + s, cand.start + e)
+                      for s, e in answer_spans(cand.text, kind, parts[part]))
+        if kind in _NAMED_KINDS and spans:
+            body = index.release(cand.release_id).body
+            if cand.release_id not in sentences_of:
+                sentences_of[cand.release_id] = release_sentences(body)
+            full = naming_sentence(body, cand.start, list(spans), sentences_of[cand.release_id])
+            if full is not None and (cand.release_id, full[0]) not in taken:
+                taken.add((cand.release_id, full[0]))
+                context = body[full[0]:full[1]]
+                quotes.append(Quote(context, cand.source, cand.release_id, full[0], full[1],
+                                    score, tuple((full[0] + s, full[0] + e) for s, e in
+                                                 answer_spans(context, kind, parts[part])),
+                                    completes=True))
+        quotes.append(Quote(cand.text, cand.source, cand.release_id, cand.start, cand.end,
+                            score, spans))
+    return quotes
+
+
+_NAMED_KINDS = ("person", "organization", "law", "name", "place")

@@ -23,6 +23,16 @@ _PEOPLE = ("senator|senators|official|officials|americans|american|nominee|nomin
            "advisor|adviser|advisors|advisers|president|minister|director|individuals|"
            "candidate|appointee|appointees|chair|co-chairs|spokesperson|envoy")
 
+_ORGANIZATIONS = ("agency|agencies|department|departments|office|offices|organization|"
+                  "organizations|organisation|company|companies|firm|firms|bureau|commission|"
+                  "council|institution|institutions|group|groups|union|unions|bank|banks|"
+                  "university|universities|committee|board|service")
+_PLACES = ("country|countries|nation|nations|state|states|city|cities|county|counties|"
+           "territory|territories|region|regions|place|places|ally|allies|island|islands")
+_LAWS = ("law|laws|act|acts|bill|bills|program|programs|programme|initiative|initiatives|"
+         "executive order|order|orders|plan|plans|report|strategy|framework|fund|partnership|"
+         "treaty|agreement|award|awards|prize|campaign|project|system|systems|weapon|weapons")
+
 # (type, question pattern). The first match wins, so specific forms come first.
 _QUESTION_TYPES = [
     ("money", re.compile(r"\bhow much (?:money|funding|aid|assistance|\w+ )?(?:did|will|is|was|"
@@ -46,7 +56,13 @@ _QUESTION_TYPES = [
                           rf"\b(?:which|what) (?:(?!did|does|do|was|is|were|has|have|had|"
                           rf"will|would|can)\w+ ){{0,3}}(?:{_PEOPLE})\b", re.I)),
     ("name", re.compile(r"\bwhat is the name\b|\bwhat (?:was|is) (?:it|the \w+) called\b|"
-                        r"\bname of the\b", re.I)),
+                        r"\bname of the\b|\bwhat (?:was|is|were|are) (?:\w+ ){0,4}called\b", re.I)),
+    ("organization", re.compile(rf"\b(?:which|what) (?:(?!did|does|do|was|is|were|has|have|had|"
+                                rf"will|would|can)[\w-]+ ){{0,3}}(?:{_ORGANIZATIONS})\b", re.I)),
+    ("place", re.compile(rf"\b(?:which|what) (?:(?!did|does|do|was|is|were|has|have|had|"
+                         rf"will|would|can)[\w-]+ ){{0,3}}(?:{_PLACES})\b|^\s*where\b", re.I)),
+    ("law", re.compile(rf"\b(?:which|what) (?:(?!did|does|do|was|is|were|has|have|had|"
+                       rf"will|would|can)[\w-]+ ){{0,3}}(?:{_LAWS})\b", re.I)),
 ]
 
 _MONEY_RE = re.compile(r"\$\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|cents)\b|"
@@ -57,6 +73,13 @@ _PERCENT_RE = re.compile(r"\d\s?(?:%|percent\b|per cent\b|percentage points?\b)|
 _TALLY_RE = re.compile(r"\b\d{1,3}\s*(?:-|–|—|to)\s*\d{1,3}\b(?!\s*(?:percent|%|years?|months?))",
                        re.I)
 _NUMBER_RE = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
+# Whole figures, for showing the span: "$1.2 billion", "more than 4,000", "117".
+_MONEY_SPAN_RE = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion))?|"
+                            r"\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|cents)\b|"
+                            r"\b(?:million|billion|trillion) dollars\b", re.I)
+_NUMBER_SPAN_RE = re.compile(rf"\$?\d[\d,.]*(?:\s*(?:%|percent|million|billion|trillion|"
+                             rf"thousand|hundred))?|\b(?:{_NUMBER_WORDS})(?:[ -](?:{_NUMBER_WORDS}))*\b",
+                             re.I)
 _DATE_RE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b|"
                       r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|"
                       r"tonight|yesterday|tomorrow|this week|last week|next week)\b|"
@@ -71,23 +94,74 @@ _COMMON_NAME_WORDS = frozenset(
 
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: money, percent, tally (of votes),
-    number, date, person, name, or None when it does not say."""
+    number, date, person, name, organization, place, law (a law, programme or other
+    named thing), or None when it does not say."""
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return kind
     return None
 
 
+_ACRONYM_RE = re.compile(r"\b[A-Z][A-Z&.-]{1,7}[A-Z]\b|\b[A-Z]{2}\b")
+# A capitalised word alone, not at the start of the sentence: "Slovakia", "Collins".
+_WORD_NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z’'-]{2,}\b")
+def _asked_words(question: str) -> set[str]:
+    return {w.strip(".’'") for w in re.findall(r"[\w’'.-]+", question.lower())}
+
+
+def _is_new(text: str, asked: set[str]) -> bool:
+    words = [w.lower().strip(".’'") for w in re.findall(r"[\w’'.-]+", text)]
+    content = [w for w in words if w not in _COMMON_NAME_WORDS and len(w) > 1
+               and w not in ("of", "and", "for", "in", "on", "de", "la")]
+    return bool(content) and not all(w in asked for w in content)
+
+
+def _new_name_spans(sentence: str, question: str) -> list[tuple[int, int]]:
+    """Spans of proper-name phrases (two or more capitalised words) the question does not
+    already name."""
+    asked = _asked_words(question)
+    return [m.span() for m in _NAME_RE.finditer(sentence) if _is_new(m.group(0), asked)]
+
+
 def _new_names(sentence: str, question: str) -> list[str]:
-    asked = set(re.findall(r"\w+", question.lower()))
-    names = []
-    for match in _NAME_RE.finditer(sentence):
-        words = [w.lower().strip(".’'") for w in re.findall(r"[\w’'.-]+", match.group(0))]
-        content = [w for w in words if w not in _COMMON_NAME_WORDS and len(w) > 1
-                   and w not in ("of", "and", "for", "in", "on", "de", "la")]
-        if content and not all(w in asked for w in content):
-            names.append(match.group(0))
-    return names
+    return [sentence[s:e] for s, e in _new_name_spans(sentence, question)]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[int, int]]:
+    """Where in the sentence the things of the kind asked for stand (character spans),
+    leaving out what the question itself already says: the figure for "how much", the
+    names for "who", the countries for "which countries". Empty when the sentence holds
+    none, and for a question that asks for no particular kind."""
+    if kind is None:
+        return []
+    if kind in ("money", "percent", "tally", "date"):
+        pattern = {"money": _MONEY_SPAN_RE, "percent": _PERCENT_RE, "tally": _TALLY_RE,
+                   "date": _DATE_RE}[kind]
+        return _merge([m.span() for m in pattern.finditer(sentence)])
+    if kind == "number":
+        asked = {n.lower() for n in _NUMBER_RE.findall(question)}
+        return _merge([m.span() for m in _NUMBER_SPAN_RE.finditer(sentence)
+                       if not {n.lower() for n in _NUMBER_RE.findall(m.group(0))} <= asked])
+    asked = _asked_words(question)
+    spans = _new_name_spans(sentence, question)
+    if kind in ("place", "law", "organization", "name"):
+        spans += [m.span() for m in _ACRONYM_RE.finditer(sentence)
+                  if m.group(0).lower().strip(".") not in asked]
+    if kind in ("place", "person", "organization"):
+        # Single capitalised words: countries ("Slovakia, Romania"), surnames, banks.
+        spans += [m.span() for m in _WORD_NAME_RE.finditer(sentence)
+                  if _is_new(m.group(0), asked)]
+    return _merge(spans)
 
 
 def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
@@ -95,6 +169,8 @@ def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
     itself does not already say. With no kind asked for, every sentence qualifies."""
     if kind is None:
         return True
+    if kind in ("organization", "place", "law"):
+        return bool(answer_spans(sentence, kind, question))
     if kind == "money":
         return bool(_MONEY_RE.search(sentence))
     if kind == "percent":

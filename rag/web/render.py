@@ -6,7 +6,7 @@ import html
 import re
 
 from ..ingest.releases import format_day
-from ..query.answer import Answer, Source
+from ..query.answer import Answer, Quote, Source
 from ..query.followup import Rewrite
 from ..query.index import Index
 
@@ -26,7 +26,7 @@ def answer_markdown(answer: Answer, show_window: bool = True) -> str:
         if answer.sources:
             text += "\n\nThe nearest passages are listed under Sources."
     else:
-        text = " ".join(f"“{escape_markdown(q.text)}” \\[{q.source}\\]" for q in answer.quotes)
+        text = " ".join(f"“{_quote_markdown(q)}” \\[{q.source}\\]" for q in answer.quotes)
     if show_window and answer.date_window is not None:
         w = answer.date_window
         origin = "filter" if w.text == "filter" else f"read from “{escape_markdown(w.text)}”"
@@ -43,18 +43,43 @@ def answering_markdown(turn: Rewrite) -> str:
     return f"*Answering: {escape_markdown(turn.text)}*\n\n"
 
 
+def _pieces(quote: Quote) -> list[tuple[str, bool]]:
+    """The quote's text in pieces, each marked whether it is an answer span."""
+    pieces, pos = [], quote.start
+    for s, e in quote.spans:
+        if s < pos or e > quote.end:
+            continue
+        pieces += [(quote.text[pos - quote.start:s - quote.start], False),
+                   (quote.text[s - quote.start:e - quote.start], True)]
+        pos = e
+    pieces.append((quote.text[pos - quote.start:], False))
+    return [(t, bold) for t, bold in pieces if t]
+
+
+def _quote_markdown(quote: Quote) -> str:
+    """A quote for the chat: escaped, the things asked for in bold."""
+    return "".join(f"**{escape_markdown(t)}**" if bold else escape_markdown(t)
+                   for t, bold in _pieces(quote))
+
+
+def _quote_html(quote: Quote) -> str:
+    return "".join(f"<strong>{html.escape(t)}</strong>" if bold else html.escape(t)
+                   for t, bold in _pieces(quote))
+
+
 def _passage_html(source: Source, answer: Answer) -> str:
     """The source's passage with its quoted sentences marked."""
     hit = source.hit
-    marks = sorted((q.start, q.end) for q in answer.quotes if q.source == source.number)
+    quotes = sorted((q for q in answer.quotes if q.source == source.number),
+                    key=lambda q: q.start)
     parts, pos = [], hit.start
     body_text = hit.text
-    for start, end in marks:
-        if start < pos or end > hit.end:
+    for quote in quotes:
+        if quote.start < pos or quote.end > hit.end:
             continue
-        parts.append(html.escape(body_text[pos - hit.start:start - hit.start]))
-        parts.append(f"<mark>{html.escape(body_text[start - hit.start:end - hit.start])}</mark>")
-        pos = end
+        parts.append(html.escape(body_text[pos - hit.start:quote.start - hit.start]))
+        parts.append(f"<mark>{_quote_html(quote)}</mark>")
+        pos = quote.end
     parts.append(html.escape(body_text[pos - hit.start:]))
     return "".join(parts).replace("\n\n", "<br><br>")
 

@@ -1,0 +1,61 @@
+"""An index measured on a typed question set (``rag.eval.sets``): each question searched
+and answered, and scored for its split and type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from .sets import (TOP_K, QuestionScore, TypedQuestion, load_dev_set, load_tune_set, map_gold,
+                   score_question, split_questions)
+
+
+def is_typed(path: Path) -> bool:
+    """Whether a question file is in the typed (tune.yaml) format: its questions have a
+    ``type``; the development set's do not."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(raw, dict):
+        raw = raw.get("questions")
+    return isinstance(raw, list) and any(isinstance(e, dict) and "type" in e for e in raw)
+
+
+def load_any(path: Path) -> list[TypedQuestion]:
+    """A question file of either format, as typed questions."""
+    return (load_tune_set if is_typed(path) else load_dev_set)(path)
+
+
+def evaluate_typed(index: Any, questions: Sequence[TypedQuestion], mode: str | None = None,
+                   check_dates: bool = True
+                   ) -> tuple[list[QuestionScore], list[dict[str, Any]], list[str]]:
+    """Search (top 5) and answer every question but the collect ones.
+
+    Returns:
+        The scores, one detail record per question (question, split, hits, quotes ...),
+        and the ids of answerable questions whose gold release is not in the index.
+    """
+    questions = [q for q in questions if q.type != "collect"]
+    splits = split_questions(questions)
+    golds = map_gold(questions, [r.id for r in index.releases], check_dates)
+    missing = [q.id for q in questions if q.answerable and not golds[q.id]]
+    filters = {"mode": mode} if mode else {}
+    scores, details = [], []
+    for q in questions:
+        hits = index.search(q.question, TOP_K, **filters).hits
+        answer = index.answer(q.question, **filters)
+        quotes = "\n".join(quote.text for quote in answer.quotes)
+        score = score_question(q, splits[q.id], golds[q.id], [h.release_id for h in hits],
+                               [h.text for h in hits], quotes, answer.abstained,
+                               answer.confidence)
+        scores.append(score)
+        details.append({
+            "id": q.id, "question": q.question, "type": q.type, "split": score.split,
+            "gold_ids": list(score.gold_ids), "answer_all": list(q.answer_all),
+            "hits": [h.release_id for h in hits], "gold_rank": score.gold_rank,
+            "facts_in_top5": score.facts_in_top,
+            "quotes": [{"text": x.text, "release_id": x.release_id, "score": x.score}
+                       for x in answer.quotes],
+            "abstained": answer.abstained, "confidence": round(answer.confidence, 4),
+            "correct": score.correct})
+    return scores, details, missing

@@ -1,0 +1,53 @@
+"""Quotes that answer completely: the sentence of the same release that names in full
+what the quoted sentence names in short.
+
+A later sentence often names a person by surname ("Collins said ...") or a programme
+by its acronym ("LIHEAP funds ..."); the release named them in full earlier ("Senator
+Susan Collins", "the Low Income Home Energy Assistance Program (LIHEAP)"). Quoting only
+the short form leaves a reader without the answer, so that earlier sentence is quoted
+too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..ingest.sentences import paragraph_spans, sentence_spans
+
+_ACRONYM_RE = re.compile(r"\b[A-Z][A-Z&-]{1,7}[A-Z]\b")
+_SURNAME_RE = re.compile(r"^[A-Z][a-z’'-]{2,}$")
+
+
+def release_sentences(body: str) -> list[tuple[int, int]]:
+    """Every sentence span of a release body, in order."""
+    return [span for ps, pe in paragraph_spans(body) for span in sentence_spans(body, ps, pe)]
+
+
+def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
+                    sentences: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """An earlier sentence of ``body`` that names in full what the sentence at ``start``
+    names in short (its answer ``spans``: a lone surname, or an acronym), or None.
+
+    Args:
+        body: the release body.
+        start: where the quoted sentence begins.
+        spans: the answer spans inside it (body offsets).
+        sentences: all sentence spans of the body (``release_sentences``).
+    """
+    shorts = [body[s:e] for s, e in spans]
+    for short in shorts:
+        if _ACRONYM_RE.fullmatch(short):
+            # "... Program (LIHEAP)": the expansion stands right before the acronym.
+            pattern = re.compile(rf"\b(?:[A-Z][\w’'-]*\s+(?:(?:of|for|and|the|on|to)\s+)?)"
+                                 rf"{{2,}}\(\s*{re.escape(short)}\s*\)")
+        elif _SURNAME_RE.match(short):
+            # A name of two or more capitalised words ending in the surname.
+            pattern = re.compile(rf"\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*\s+{re.escape(short)}\b")
+        else:
+            continue
+        for s, e in sentences:
+            if s >= start:
+                break
+            if pattern.search(body, s, e):
+                return (s, e)
+    return None

@@ -1,0 +1,34 @@
+"""Quotes completed by the sentence naming their answer in full (rag.query.completion)."""
+
+from rag.query.completion import naming_sentence, release_sentences
+
+BODY = ("The President spoke to Senator Susan Collins on Sunday. He thanked the group. "
+        "Collins agreed to meet on Monday.\n\nThe Low Income Home Energy Assistance "
+        "Program (LIHEAP) helps families. Today LIHEAP funds reached $8 billion.")
+
+
+def _span(text: str) -> tuple[int, int]:
+    start = BODY.index(text)
+    return start, start + len(text)
+
+
+def test_a_surname_is_completed_by_the_sentence_with_the_full_name():
+    sentences = release_sentences(BODY)
+    quote = _span("Collins agreed to meet on Monday.")
+    full = naming_sentence(BODY, quote[0], [_span("Collins agreed")[:1] + (quote[0] + 7,)],
+                           sentences)
+    assert BODY[full[0]:full[1]] == "The President spoke to Senator Susan Collins on Sunday."
+
+
+def test_an_acronym_is_completed_by_its_expansion():
+    sentences = release_sentences(BODY)
+    quote = _span("Today LIHEAP funds reached $8 billion.")
+    acronym = _span("LIHEAP funds")
+    full = naming_sentence(BODY, quote[0], [(acronym[0], acronym[0] + 6)], sentences)
+    assert BODY[full[0]:full[1]].startswith("The Low Income Home Energy Assistance Program")
+
+
+def test_nothing_earlier_names_it():
+    sentences = release_sentences(BODY)
+    first = _span("The President spoke to Senator Susan Collins on Sunday.")
+    assert naming_sentence(BODY, first[0], [_span("Susan Collins")], sentences) is None
