@@ -28,6 +28,7 @@ from .ingest.releases import Release, load_releases
 from .model.embedder import Embedder
 from .model.transformer import load_embedder
 from .query.answer import Answer
+from .query.followup import Rewrite, rewrite
 from .query.index import Index
 from .query.retrieve import Hit
 from .version import __version__
@@ -36,9 +37,9 @@ __all__ = [
     "Answer", "BuildReport", "Config", "ConfigError", "Embedder", "Generated",
     "GeneratedSentence", "Hit", "Index",
     "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
-    "Passage", "QuestionError", "RagError", "Release", "ReleaseError", "__version__",
-    "answer", "build_index", "chunk_release", "default_index", "load_config", "load_embedder",
-    "load_index", "load_releases", "retrieve",
+    "Passage", "QuestionError", "RagError", "Release", "ReleaseError", "Rewrite",
+    "__version__", "answer", "build_index", "chunk_release", "default_index", "load_config", "load_embedder",
+    "load_index", "load_releases", "retrieve", "rewrite",
 ]
 
 _default: dict[Config, Index] = {}

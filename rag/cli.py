@@ -97,7 +97,10 @@ def _window_line(window) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     config, index = _open_index(args)
-    result = index.search(args.question, args.top_k, **_filters(args))
+    turn = _question(args)
+    if turn.rewritten and not args.json:
+        print(f"Searching: {turn.text}\n")
+    result = index.search(turn.text, args.top_k, **_filters(args))
     hits = result.hits
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
@@ -131,12 +134,25 @@ def _print_generated(answer) -> None:
             print(f"  Q{number} [{q.source}] {q.text}")
 
 
+def _question(args: argparse.Namespace):
+    """The question to answer: a follow-up of --previous rewritten into a standalone one."""
+    from .query.followup import rewrite
+
+    return rewrite(args.question, getattr(args, "previous", None))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     _, index = _open_index(args)
-    answer = index.answer(args.question, args.top_k, generate=args.generate, **_filters(args))
+    turn = _question(args)
+    answer = index.answer(turn.text, args.top_k, generate=args.generate, **_filters(args))
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        out = answer.to_dict()
+        if args.previous is not None:
+            out = {"question": turn.text, "rewritten": turn.rewritten, **out}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
+    if turn.rewritten:
+        print(f"Answering: {turn.text}\n")
     if answer.generated is not None:
         _print_generated(answer)
     elif answer.abstained:
@@ -309,6 +325,9 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--generate", action="store_true",
                            help="also have the language model of rag.yaml's llm section "
                                 "answer from the quotes; only sentences they support are shown")
+        s.add_argument("--previous", metavar="QUESTION",
+                       help="the question asked before: a follow-up (\"And in 2024?\") "
+                            "is rewritten from it")
         s.set_defaults(func=func)
 
     add_eval_parser(sub, common)

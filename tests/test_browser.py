@@ -208,3 +208,39 @@ def test_generated_answer_is_checked_sentence_by_sentence(page, llm, real_index)
     shot = SCREENSHOT.with_name("generated.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
+def _reply_done(page, text: str) -> None:
+    page.wait_for_function(
+        "(t) => { const c = document.querySelector('#chat').innerText;"
+        " return c.includes(t) && !c.includes('Searching the releases'); }",
+        arg=text, timeout=60000)
+
+
+def test_a_follow_up_is_answered_from_the_previous_question(page):
+    """Issue #13: "And in March 2022?" after a question keeps its subject, the reply
+    says which question it answered, and "Edit question" hands it back for editing."""
+    ask(page, "Which countries received new battle groups?")
+    assert page.locator("#edit-question").count() == 0 or \
+        not page.locator("#edit-question").is_visible()
+    # The second turn from the keyboard: Enter in the question box.
+    page.fill("#question textarea", "And in March 2022?")
+    page.press("#question textarea", "Enter")
+    rewritten = "Which countries received new battle groups in March 2022?"
+    _reply_done(page, "March 1, 2022 – March 31, 2022")
+    reply = page.inner_text("#chat")
+    assert f"Answering: {rewritten}" in reply
+    assert reply.count("Slovakia") >= 2          # both turns quote the battle groups
+    dates = page.eval_on_selector_all("#sources .source", "els => els.map(e => e.dataset.date)")
+    assert dates and all("2022-03-01" <= d <= "2022-03-31" for d in dates)
+    cited = page.locator("#sources .source").first
+    assert NATO_TITLE in cited.inner_text()
+    # The question it answered can be taken back into the box, focused, and edited.
+    page.click("#edit-question")
+    page.wait_for_function(
+        "(t) => document.querySelector('#question textarea').value === t", arg=rewritten)
+    assert page.evaluate("() => document.activeElement === "
+                         "document.querySelector('#question textarea')")
+    # Clear forgets the conversation: the same follow-up is then asked as typed.
+    page.click("#clear")
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes("
+                           "'Answering')")
+    assert not page.locator("#edit-question").is_visible()

@@ -183,3 +183,21 @@ def test_ask_generate_without_llm_is_a_one_line_error(fake_model, conf, capsys):
     assert capsys.readouterr().err == (
         "error: generating an answer needs a language model: set llm.base_url "
         "(e.g. http://127.0.0.1:8080/v1) and llm.model in rag.yaml\n")
+def test_ask_rewrites_a_follow_up_of_previous(fake_model, conf, capsys):
+    assert cli.main(["--config", conf, "index", "--quiet"]) == 0
+    capsys.readouterr()
+    previous = "Which countries received new battle groups?"
+    assert cli.main(["--config", conf, "ask", "And in March 2022?", "--previous", previous]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answering: Which countries received new battle groups in "
+                          "March 2022?\n")
+    assert "March 1, 2022" in out
+    assert cli.main(["--config", conf, "ask", "And in March 2022?", "--previous", previous,
+                     "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["question"] == "Which countries received new battle groups in March 2022?"
+    assert got["rewritten"] is True and got["date_window"]["text"] == "in March 2022"
+    assert cli.main(["--config", conf, "search", "What about Hungary?", "--previous",
+                     "Which battle groups did NATO establish in Slovakia?"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Searching: Which battle groups did NATO establish in Hungary?\n")

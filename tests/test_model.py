@@ -125,3 +125,25 @@ def test_battle_groups_in_every_mode(seeds_index, mode):
 def test_made_up_topic_abstains(seeds_index):
     answer = seeds_index.answer("What did the President say about the Mars colony budget?")
     assert answer.abstained and answer.sources
+
+
+@pytest.mark.parametrize("follow_up, window", [
+    ("And in March 2022?", ("2022-03-01", "2022-03-31")),
+    ("What about late March 2022?", ("2022-03-21", "2022-03-31")),
+])
+def test_a_follow_up_keeps_the_subject_of_the_previous_question(seeds_index, follow_up, window):
+    """Issue #13: a follow-up is answered about the previous question's subject."""
+    from rag.query.followup import rewrite
+
+    turn = rewrite(follow_up, "Which countries received new battle groups?")
+    assert turn.rewritten
+    answer = seeds_index.answer(turn.text)
+    assert not answer.abstained
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in answer.quotes[0].text
+    assert answer.quotes[0].release_id == NATO_ID
+    w = answer.date_window
+    assert (w.since.isoformat(), w.until.isoformat()) == window
+    assert all(window[0] <= s.hit.date.isoformat() <= window[1] for s in answer.sources)
+    # As typed, without the previous question, it is about nothing in particular.
+    alone = seeds_index.answer(follow_up)
+    assert alone.abstained or NATO_ID not in [q.release_id for q in alone.quotes]

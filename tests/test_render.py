@@ -8,7 +8,9 @@ import pytest
 from rag import load_index
 from rag.config import AnswerConfig
 from rag.index.build import build_index
-from rag.web.render import answer_markdown, escape_markdown, sources_html, status_markdown
+from rag.query.followup import Rewrite
+from rag.web.render import (answer_markdown, answering_markdown, escape_markdown, sources_html,
+                             status_markdown)
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_reply_names_the_date_window_it_used(index):
 def test_sources_panel_marks_the_quoted_sentence_and_dates_the_release(index):
     answer = index.answer("Which countries received new battle groups?")
     panel = sources_html(answer)
-    first = answer.quotes[0]
+    assert answer.quotes[0].release_id == "statements-releases/2022-03/nato.md"
     assert "<mark>Today’s establishment of four new battle groups in <strong>Slovakia</strong>, " \
            "<strong>Romania</strong>" in panel
     assert "March 24, 2022 · statements-releases" in panel
@@ -58,6 +60,15 @@ def test_status_line_names_the_index(index):
     line = status_markdown(index, "seeds changed")
     assert line.startswith("**Index:** 3 releases") and "fake/bag\\-of\\-words" in line
     assert line.endswith("⚠️ seeds changed")
+
+
+def test_a_rewritten_follow_up_is_named_above_the_reply():
+    turn = Rewrite("Which countries received new battle groups in 2024?", True, "date")
+    assert answering_markdown(turn) == \
+        "*Answering: Which countries received new battle groups in 2024?*\n\n"
+    assert answering_markdown(Rewrite("What is <b>*this*</b>?", True, "x")) == \
+        "*Answering: What is &lt;b&gt;\\*this\\*&lt;/b&gt;?*\n\n"
+    assert answering_markdown(Rewrite("Who is the Secretary of State?", False, "standalone")) == ""
 
 
 def test_the_things_asked_for_are_bold_in_the_reply(index):

@@ -15,8 +15,10 @@ from ..index import store
 from ..index.build import build_index
 from ..index.staleness import check_staleness
 from ..model.embedder import Embedder
+from ..query.followup import rewrite
 from ..query.index import Index
-from .render import (CSS, answer_markdown, draft_markdown, escape_markdown,
+from .conversation import conversation_turn
+from .render import (CSS, answer_markdown, answering_markdown, draft_markdown, escape_markdown,
                      generated_markdown, sources_html, status_markdown)
 
 log = logging.getLogger(__name__)
@@ -115,48 +117,39 @@ class AppState:
 
 
 def respond(state: AppState, message: str, history: list[dict], since: str, until: str,
-            category: str, mode: str, sources: float, generate: bool = False
-            ) -> Iterator[tuple[list[dict], str]]:
-    """Answer one chat message, yielding (history, sources panel) as the answer forms."""
+            category: str, mode: str, sources: float, generate: bool = False,
+            previous: str | None = None) -> Iterator[tuple[list[dict], str]]:
+    """Answer one chat message, yielding (history, sources panel) as the answer forms.
+
+    A follow-up of ``previous`` (the last question answered) is rewritten into a
+    standalone question first (rag.query.followup), and the reply starts with it.
+    """
     history = list(history or []) + [{"role": "user", "content": escape_markdown(message or "")}]
+    turn = rewrite(message or "", previous)
+    lead = answering_markdown(turn)
     index = state.index
     try:
         filters = {"mode": mode, "since": (since or "").strip() or None,
                    "until": (until or "").strip() or None,
                    "category": None if category in ("", ALL_CATEGORIES) else category}
-        yield history + [{"role": "assistant", "content": "*Searching the releases…*"}], ""
+        yield history + [{"role": "assistant", "content": lead + "*Searching the releases…*"}], ""
         if generate:
-            yield from _respond_generated(index, message or "", history, int(sources), filters)
+            yield from _respond_generated(index, turn.text, history, int(sources), filters, lead)
             return
-        answer = index.answer(message or "", int(sources), **filters)
+        answer = index.answer(turn.text, int(sources), **filters)
     except RagError as exc:
-        yield history + [{"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}], ""
+        yield history + [{"role": "assistant",
+                          "content": lead + f"⚠️ {escape_markdown(str(exc))}"}], ""
         return
     panel = sources_html(answer)
     if answer.abstained:
-        yield history + [{"role": "assistant", "content": answer_markdown(answer)}], panel
+        yield history + [{"role": "assistant", "content": lead + answer_markdown(answer)}], panel
         return
     # Stream the reply quote by quote, as the answer is laid out.
     for shown in range(1, len(answer.quotes) + 1):
         partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
         content = answer_markdown(partial, show_window=shown == len(answer.quotes))
-        yield history + [{"role": "assistant", "content": content}], panel
-
-
-def _respond_generated(index: Index, message: str, history: list[dict], sources: int,
-                       filters: dict) -> Iterator[tuple[list[dict], str]]:
-    """The generated reply: the draft as the model writes it, then the checked answer
-    (a mark per sentence) in its place; the Sources panel as for an extracted one."""
-    panel, draft = "", ""
-    for item in index.stream_answer(message, sources, **filters):
-        if isinstance(item, str):
-            draft += item
-            content = draft_markdown(draft)
-        else:  # the extracted answer first, the checked one last
-            panel = sources_html(item)
-            content = (generated_markdown(item) if item.generated is not None
-                       else "*Asking your language model…*")
-        yield history + [{"role": "assistant", "content": content}], panel
+        yield history + [{"role": "assistant", "content": lead + content}], panel
 
 
 def _gradio():
@@ -186,6 +179,22 @@ def theme():
                    "ui-monospace", "Consolas", "monospace"))
 
 
+def _respond_generated(index: Index, message: str, history: list[dict], sources: int,
+                       filters: dict, lead: str = "") -> Iterator[tuple[list[dict], str]]:
+    """The generated reply: the draft as the model writes it, then the checked answer
+    (a mark per sentence) in its place; the Sources panel as for an extracted one."""
+    panel, draft = "", ""
+    for item in index.stream_answer(message, sources, **filters):
+        if isinstance(item, str):
+            draft += item
+            content = draft_markdown(draft)
+        else:  # the extracted answer first, the checked one last
+            panel = sources_html(item)
+            content = (generated_markdown(item) if item.generated is not None
+                       else "*Asking your language model…*")
+        yield history + [{"role": "assistant", "content": lead + content}], panel
+
+
 def build_app(state: AppState):
     """The Gradio Blocks app over a shared AppState."""
     gr = _gradio()
@@ -202,6 +211,9 @@ def build_app(state: AppState):
                                       max_lines=4)
                 with gr.Row():
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                    # Shown after a follow-up was rewritten: puts the question it answered
+                    # into the box, to correct and ask again.
+                    edit = gr.Button("Edit question", visible=False, elem_id="edit-question")
                     clear = gr.Button("Clear", elem_id="clear")
                 gr.Examples(EXAMPLES, inputs=[question], label="Examples")
                 with gr.Accordion("Filters and settings", open=False, elem_id="settings"):
@@ -222,14 +234,23 @@ def build_app(state: AppState):
             with gr.Column(scale=2):
                 panel = gr.HTML(elem_id="sources")
 
-        inputs = [question, chat, since, until, category, mode, sources, generate]
+        # The last question answered in this session (rewritten, if it was a follow-up).
+        previous = gr.State(None)
+        inputs = [question, chat, since, until, category, mode, sources, generate, previous]
 
         def run(message, history, *rest):
-            yield from respond(state, message, history, *rest)
+            *settings, before = rest
+            turn = conversation_turn(message, before)
+            for reply, sources_panel in respond(state, message, history, *settings,
+                                                previous=before):
+                yield reply, sources_panel, turn.previous, gr.update(visible=turn.editable)
 
         for trigger in (ask.click, question.submit):
-            trigger(run, inputs, [chat, panel]).then(lambda: "", None, question)
-        clear.click(lambda: ([], ""), None, [chat, panel])
+            trigger(run, inputs, [chat, panel, previous, edit]).then(lambda: "", None, question)
+        edit.click(lambda asked: asked or "", previous, question).then(
+            None, None, None, js="() => document.querySelector('#question textarea').focus()")
+        clear.click(lambda: ([], "", None, gr.update(visible=False)), None,
+                    [chat, panel, previous, edit])
         rebuild.click(state.rebuild, None, status)
         gr.Timer(5).tick(state.status, None, status)
     return demo

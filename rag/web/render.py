@@ -8,6 +8,7 @@ import re
 from ..ingest.releases import format_day
 from ..query.answer import Answer, Quote, Source
 from ..query.generated import cite_sources
+from ..query.followup import Rewrite
 from ..query.index import Index
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
@@ -64,6 +65,15 @@ def generated_markdown(answer: Answer) -> str:
     if answer.date_window is not None:
         parts.append(_window_markdown(answer))
     return "\n\n".join(parts)
+
+
+def answering_markdown(turn: Rewrite) -> str:
+    """The line a reply to a follow-up starts with: the standalone question it answered
+    (e.g. "*Answering: Which countries received new battle groups in 2024?*"), so a wrong
+    rewrite is seen at once; empty for a question answered as asked."""
+    if not turn.rewritten:
+        return ""
+    return f"*Answering: {escape_markdown(turn.text)}*\n\n"
 
 
 def _pieces(quote: Quote) -> list[tuple[str, bool]]:
