@@ -188,7 +188,7 @@ class AnswerConfig:
     lexical_weight: float = 0.35
     rank_weight: float = 0.15
     context_weight: float = 0.9
-    relative_cutoff: float = 0.9
+    relative_cutoff: float = 0.7
     min_score: float = 0.562
     rescore: int = 8
 
