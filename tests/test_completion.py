@@ -32,3 +32,10 @@ def test_nothing_earlier_names_it():
     sentences = release_sentences(BODY)
     first = _span("The President spoke to Senator Susan Collins on Sunday.")
     assert naming_sentence(BODY, first[0], [_span("Susan Collins")], sentences) is None
+
+
+def test_a_lone_capitalised_word_is_a_surname_only_when_a_person_is_asked_for():
+    sentences = release_sentences(BODY)
+    quote = _span("Collins agreed to meet on Monday.")
+    assert naming_sentence(BODY, quote[0], [(quote[0], quote[0] + 7)], sentences,
+                           surnames=False) is None

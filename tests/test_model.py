@@ -147,3 +147,27 @@ def test_a_follow_up_keeps_the_subject_of_the_previous_question(seeds_index, fol
     # As typed, without the previous question, it is about nothing in particular.
     alone = seeds_index.answer(follow_up)
     assert alone.abstained or NATO_ID not in [q.release_id for q in alone.quotes]
+
+
+def test_the_countries_are_the_answer_spans(seeds_index):
+    answer = seeds_index.answer("Which countries received new battle groups?")
+    first = answer.quotes[0]
+    marked = {first.text[s - first.start:e - first.start] for s, e in first.spans}
+    assert {"Slovakia", "Romania", "Bulgaria", "Hungary"} <= marked
+    body = seeds_index.release(first.release_id).body
+    assert all(body[s:e] in marked for s, e in first.spans)
+
+
+def test_a_surname_is_completed_by_the_full_name(seeds_index):
+    """The sentence about the former senator names him "Jones" only; the line before it,
+    "Doug Jones, Nomination Advisor ...", is quoted ahead of it to complete it."""
+    answer = seeds_index.answer("Which former senator joined the White House team to advise "
+                                "on the Senate confirmation of the Supreme Court nominee?")
+    assert not answer.abstained
+    texts = [q.text for q in answer.quotes]
+    full = next(i for i, q in enumerate(answer.quotes) if q.completes)
+    assert texts[full].startswith("Doug Jones")
+    assert "Jones passed" in texts[full + 1] and not answer.quotes[full + 1].completes
+    body = seeds_index.release(answer.quotes[0].release_id).body
+    assert all(body[q.start:q.end] == q.text for q in answer.quotes
+               if q.release_id == answer.quotes[0].release_id)

@@ -368,7 +368,8 @@ def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts
             body = index.release(cand.release_id).body
             if cand.release_id not in sentences_of:
                 sentences_of[cand.release_id] = release_sentences(body)
-            full = naming_sentence(body, cand.start, list(spans), sentences_of[cand.release_id])
+            full = naming_sentence(body, cand.start, list(spans), sentences_of[cand.release_id],
+                                   surnames=kind == "person")
             if full is not None and (cand.release_id, full[0]) not in taken:
                 taken.add((cand.release_id, full[0]))
                 context = body[full[0]:full[1]]

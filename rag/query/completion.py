@@ -24,7 +24,8 @@ def release_sentences(body: str) -> list[tuple[int, int]]:
 
 
 def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
-                    sentences: list[tuple[int, int]]) -> tuple[int, int] | None:
+                    sentences: list[tuple[int, int]],
+                    surnames: bool = True) -> tuple[int, int] | None:
     """An earlier sentence of ``body`` that names in full what the sentence at ``start``
     names in short (its answer ``spans``: a lone surname, or an acronym), or None.
 
@@ -33,6 +34,8 @@ def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
         start: where the quoted sentence begins.
         spans: the answer spans inside it (body offsets).
         sentences: all sentence spans of the body (``release_sentences``).
+        surnames: whether a lone capitalised word is a surname (the question asks for a
+            person); acronyms are completed whatever was asked.
     """
     shorts = [body[s:e] for s, e in spans]
     for short in shorts:
@@ -40,7 +43,7 @@ def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
             # "... Program (LIHEAP)": the expansion stands right before the acronym.
             pattern = re.compile(rf"\b(?:[A-Z][\w’'-]*\s+(?:(?:of|for|and|the|on|to)\s+)?)"
                                  rf"{{2,}}\(\s*{re.escape(short)}\s*\)")
-        elif _SURNAME_RE.match(short):
+        elif surnames and _SURNAME_RE.match(short):
             # A name of two or more capitalised words ending in the surname.
             pattern = re.compile(rf"\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*\s+{re.escape(short)}\b")
         else:
