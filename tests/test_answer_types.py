@@ -73,6 +73,8 @@ def test_holds_answer(sentence, kind, question, holds):
     ("The package includes 800 Stinger systems and 2,000 Javelins.",
      "How many Stinger systems are in the package?", ["800", "2,000"]),
     ("Jeff Zients led the response.", "Who replaced Jeff Zients?", []),
+    ("Leaders meet again at the summit in June, on a Monday.",
+     "Which countries received new battle groups?", []),
     ("Anything at all.", "What did the President say?", []),
 ])
 def test_answer_spans_mark_the_things_asked_for(sentence, question, spans):

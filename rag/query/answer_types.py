@@ -127,6 +127,12 @@ def expected_type(question: str) -> str | None:
 _ACRONYM_RE = re.compile(r"\b[A-Z][A-Z&.-]{1,7}[A-Z]\b|\b[A-Z]{2}\b")
 # A capitalised word alone, not at the start of the sentence: "Slovakia", "Collins".
 _WORD_NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z’'-]{2,}\b")
+# Capitalised, but neither a place nor a person: "the summit in June", "on Monday".
+_CALENDAR_WORDS = frozenset("january february march april may june july august september "
+                            "october november december monday tuesday wednesday thursday "
+                            "friday saturday sunday".split())
+
+
 def _asked_words(question: str) -> set[str]:
     return {w.strip(".’'") for w in re.findall(r"[\w’'.-]+", question.lower())}
 
@@ -182,7 +188,7 @@ def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[i
     if kind in ("place", "person", "organization"):
         # Single capitalised words: countries ("Slovakia, Romania"), surnames, banks.
         spans += [m.span() for m in _WORD_NAME_RE.finditer(sentence)
-                  if _is_new(m.group(0), asked)]
+                  if _is_new(m.group(0), asked) and m.group(0).lower() not in _CALENDAR_WORDS]
     return _merge(spans)
 
 
