@@ -1,4 +1,4 @@
-"""Dates in questions -> date windows (rag/dates.py)."""
+"""Dates in questions -> date windows (rag/query/dates.py)."""
 
 from __future__ import annotations
 
