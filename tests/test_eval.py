@@ -252,7 +252,7 @@ class _StubResult:
 
 
 class _StubIndex:
-    """The shape of rag.search.Index that evaluate() uses: search() and answer()."""
+    """The shape of rag.Index that evaluate() uses: search() and answer()."""
 
     def __init__(self):
         self.calls: list[tuple] = []
