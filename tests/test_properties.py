@@ -42,7 +42,7 @@ PIECES = st.sampled_from([
 MARKDOWNISH = st.lists(st.one_of(PIECES, st.text(max_size=12)), max_size=60).map("".join)
 
 
-# --- rag.releases.parse_release ----------------------------------------------------------
+# --- rag.ingest.releases.parse_release ---------------------------------------------------
 
 YAML_VALUES = st.sampled_from([
     "", "x", "'x'", '"x"', "2022-03-01", "'2022-03-01'", "2022-02-30", "'2022-02-30'",
@@ -90,7 +90,7 @@ def test_parse_release_front_matter_parses_or_raises_release_error(header, body,
     _check_parse(f"{opening}{header}{closing}{body}")
 
 
-# --- rag.text.markdown_to_text ------------------------------------------------------------
+# --- rag.ingest.markdown.markdown_to_text ------------------------------------------------
 
 @FAST
 @given(st.one_of(ANY_TEXT, MARKDOWNISH))
@@ -111,7 +111,7 @@ def test_markdown_to_text_never_raises_and_gives_clean_paragraphs(markdown):
             last = e
 
 
-# --- rag.chunking.chunk_release -------------------------------------------------------------
+# --- rag.ingest.chunking.chunk_release ---------------------------------------------------
 
 LONG_WORDS = st.text(st.characters(exclude_categories=["Cs", "Z", "Cc"]),
                      min_size=30, max_size=300)
@@ -155,7 +155,7 @@ def test_chunk_release_slices_cover_and_fit(body, max_tokens, overlap):
     assert all(a.start < b.start for a, b in zip(passages, passages[1:]))
 
 
-# --- rag.dates.find_date_window -------------------------------------------------------------
+# --- rag.query.dates.find_date_window ----------------------------------------------------
 
 DATE_WORDS = st.sampled_from([
     "in", "on", "from", "since", "after", "before", "until", "till", "through", "between",
