@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import yaml
 
@@ -51,18 +51,14 @@ def _flag(value: Any, where: str, key: str) -> bool:
     return value
 
 
-def load_questions(path: str | Path) -> list[EvalQuestion]:
-    """Read a question set: a YAML list of questions, or a mapping ``questions: [...]``.
+def read_question_list(path: Path) -> list[Any]:
+    """The list of question entries a YAML file holds: a list, or ``questions: [...]``.
 
     Raises:
-        ConfigError: unreadable file, not YAML, no list of questions, or a question that
-            breaks a rule (missing text, duplicate id, unknown key, answerable without
-            gold, unanswerable with gold or answer_contains); the message names the file
-            and the question.
+        ConfigError: unreadable, not YAML, another top-level key, or no list.
     """
-    path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read question file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -77,7 +73,14 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a list of questions (or `questions:` holding one), "
                           f"got {type(raw).__name__}")
-    questions: list[EvalQuestion] = []
+    return raw
+
+
+def question_entries(path: Path, raw: list[Any], known: Sequence[str]
+                     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, where, entry) for each question, checking the rules every question-set format
+    shares: a mapping, a unique id, known keys, question text. ``where`` names the file
+    and the question for messages."""
     seen: set[str] = set()
     for n, entry in enumerate(raw, 1):
         where = f"{path}: question #{n}"
@@ -92,13 +95,29 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
         if qid in seen:
             raise ConfigError(f"{where}: duplicate id; ids must be unique")
         seen.add(qid)
-        unknown = sorted(set(entry) - set(QUESTION_KEYS))
+        unknown = sorted(map(str, set(entry) - set(known)))
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} "
-                              f"(known: {', '.join(QUESTION_KEYS)})")
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(known)})")
         text = entry.get("question")
         if not isinstance(text, str) or not text.strip():
             raise ConfigError(f"{where}: missing question text (key `question`)")
+        yield qid, where, entry
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """Read a question set: a YAML list of questions, or a mapping ``questions: [...]``.
+
+    Raises:
+        ConfigError: unreadable file, not YAML, no list of questions, or a question that
+            breaks a rule (missing text, duplicate id, unknown key, answerable without
+            gold, unanswerable with gold or answer_contains); the message names the file
+            and the question.
+    """
+    path = Path(path)
+    questions: list[EvalQuestion] = []
+    for qid, where, entry in question_entries(path, read_question_list(path), QUESTION_KEYS):
+        text = entry["question"]
         gold = _strings(entry.get("gold"), where, "gold")
         contains = _strings(entry.get("answer_contains"), where, "answer_contains")
         unanswerable = _flag(entry.get("unanswerable"), where, "unanswerable")

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import yaml
 
 from ..errors import ConfigError
+from .questions import question_entries, read_question_list
 
 TYPES = ("factoid", "numeric", "date", "list", "multi", "unanswerable", "collect")
 # The development set has no types: its questions are answerable or not.
@@ -66,22 +66,6 @@ class TypedQuestion:
 
 # --- loading ---------------------------------------------------------------------------
 
-def _read_list(path: Path) -> list[Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read question file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"question file {path} is not valid YAML: {first}") from None
-    if isinstance(raw, dict) and set(raw) == {"questions"}:
-        raw = raw["questions"]
-    if not isinstance(raw, list):
-        raise ConfigError(f"{path}: expected a list of questions (or `questions:` holding one), "
-                          f"got {type(raw).__name__}")
-    return raw
-
-
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -106,33 +90,6 @@ def _dates(value: Any, where: str) -> tuple[dt.date, ...]:
     return tuple(out)
 
 
-def _entries(path: Path, raw: list[Any], known: Sequence[str]
-             ) -> Iterable[tuple[str, str, dict[str, Any]]]:
-    """(id, where, entry) for each question, checking the rules every format shares."""
-    seen: set[str] = set()
-    for n, entry in enumerate(raw, 1):
-        where = f"{path}: question #{n}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a mapping with id and question, "
-                              f"got {type(entry).__name__}")
-        qid = entry.get("id")
-        if qid is None or not str(qid).strip():
-            raise ConfigError(f"{where} has no id; give every question a unique id")
-        qid = str(qid).strip()
-        where = f"{path}: question {qid}"
-        if qid in seen:
-            raise ConfigError(f"{where}: duplicate id; ids must be unique")
-        seen.add(qid)
-        unknown = sorted(map(str, set(entry) - set(known)))
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(known)})")
-        text = entry.get("question")
-        if not isinstance(text, str) or not text.strip():
-            raise ConfigError(f"{where}: missing question text (key `question`)")
-        yield qid, where, entry
-
-
 def load_tune_set(path: str | Path) -> list[TypedQuestion]:
     """Read a typed question set (the format documented in the header of tune.yaml).
 
@@ -145,7 +102,7 @@ def load_tune_set(path: str | Path) -> list[TypedQuestion]:
     """
     path = Path(path)
     questions = []
-    for qid, where, entry in _entries(path, _read_list(path), TUNE_KEYS):
+    for qid, where, entry in question_entries(path, read_question_list(path), TUNE_KEYS):
         kind = entry.get("type")
         if kind not in TYPES:
             raise ConfigError(f"{where}: type {kind!r} is not one of {', '.join(TYPES)}")
@@ -182,7 +139,7 @@ def load_dev_set(path: str | Path) -> list[TypedQuestion]:
     """
     path = Path(path)
     questions = []
-    for qid, where, entry in _entries(path, _read_list(path), DEV_KEYS):
+    for qid, where, entry in question_entries(path, read_question_list(path), DEV_KEYS):
         unanswerable = entry.get("unanswerable", False)
         if not isinstance(unanswerable, bool):
             raise ConfigError(f"{where}: unanswerable = {unanswerable!r} must be true or false")
