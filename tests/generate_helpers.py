@@ -3,6 +3,7 @@ for the tests of rag.generate (no network beyond the loopback interface)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -10,7 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -134,3 +135,15 @@ def start_server(script: ScriptedServer) -> ThreadingHTTPServer:
                      daemon=True).start()
     script.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     return server
+
+
+@contextlib.contextmanager
+def scripted_server() -> Iterator[ScriptedServer]:
+    """A running scripted chat-completions server on loopback, shut down on exit."""
+    script = ScriptedServer()
+    server = start_server(script)
+    try:
+        yield script
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -30,13 +30,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def llm():
     """The scripted chat-completions server the app's ``llm`` section points at."""
-    from generate_helpers import ScriptedServer, start_server
+    from generate_helpers import scripted_server
 
-    script = ScriptedServer()
-    server = start_server(script)
-    yield script
-    server.shutdown()
-    server.server_close()
+    with scripted_server() as script:
+        yield script
 
 
 @pytest.fixture(scope="module")

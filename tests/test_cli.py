@@ -122,13 +122,10 @@ def test_an_index_named_by_index_is_checked_against_its_own_seeds(fake_model, co
 
 @pytest.fixture
 def llm():
-    from generate_helpers import ScriptedServer, start_server
+    from generate_helpers import scripted_server
 
-    script = ScriptedServer()
-    server = start_server(script)
-    yield script
-    server.shutdown()
-    server.server_close()
+    with scripted_server() as script:
+        yield script
 
 
 def _llm_conf(conf: str, llm, lenient: bool = True) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from generate_helpers import QUOTES, ScriptedServer, bag_of_words, start_server
+from generate_helpers import QUOTES, ScriptedServer, bag_of_words, scripted_server
 from rag.errors import ConfigError
 from rag.generate import (NO_ANSWER_REPLY, Generated, LLMSettings, generate_answer,
                           read_api_key, stream_answer)
@@ -21,11 +21,8 @@ FAITHFUL = ("The Department of Energy will provide $3 billion to 12 states to re
 
 @pytest.fixture
 def llm():
-    script = ScriptedServer()
-    server = start_server(script)
-    yield script
-    server.shutdown()
-    server.server_close()
+    with scripted_server() as script:
+        yield script
 
 
 def settings_for(script: ScriptedServer, **changes) -> LLMSettings:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from generate_helpers import ScriptedServer, start_server
+from generate_helpers import ScriptedServer, scripted_server
 from rag import load_index
 from rag.config import AnswerConfig, LLMSettings
 from rag.errors import ConfigError
@@ -19,11 +19,8 @@ QUESTION = "Which countries received new battle groups?"
 
 @pytest.fixture
 def llm():
-    script = ScriptedServer()
-    server = start_server(script)
-    yield script
-    server.shutdown()
-    server.server_close()
+    with scripted_server() as script:
+        yield script
 
 
 @pytest.fixture
