@@ -153,3 +153,11 @@ def test_a_two_part_question_quotes_a_sentence_for_each_part(index):
                           "and how many days do free COVID tests take to ship?")
     texts = " ".join(q.text for q in answer.quotes)
     assert "one million barrels" in texts and "seven to twelve days" in texts
+
+
+def test_the_parts_of_a_question_share_the_sentences_embedded_on_their_own(index, embedder):
+    embedder.embedded.clear()
+    index.answer("How many barrels of oil per day will be released, "
+                 "and how many days do free COVID tests take to ship?")
+    sentences = embedder.embedded[1:]  # after the question itself
+    assert sentences and len(sentences) == len(set(sentences))

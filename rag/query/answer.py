@@ -248,10 +248,14 @@ def answer(index: Retriever, question: str, top_k: int | None = None,
     return with_generated(index, extracted, llm or LLMSettings(), api_key)
 
 
-def _scored_for(index: Retriever, candidates: list[_Candidate], query: str, part: str,
-                kind: str | None, query_vector: np.ndarray, similarity: list[float],
-                config: AnswerConfig) -> list[tuple[float, _Candidate]]:
-    """The candidates that hold what ``part`` asks for, scored, best first."""
+def _scored_for(index: Retriever, candidates: list[_Candidate], part: str, kind: str | None,
+                query_vector: np.ndarray, similarity: list[float], config: AnswerConfig,
+                alone: dict[int, float]) -> list[tuple[float, _Candidate]]:
+    """The candidates that hold what ``part`` asks for, scored, best first.
+
+    ``alone`` holds the cosine of each candidate embedded on its own, by row, filled as
+    needed and shared by the parts of a question, so no sentence is embedded twice.
+    """
     evidence = _evidence(index, candidates, part, analyse(part), kind, config)
     scored = _score(candidates, similarity, evidence, config, evidence)
     if config.rescore and scored:
@@ -262,10 +266,13 @@ def _scored_for(index: Retriever, candidates: list[_Candidate], query: str, part
         scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
         position = {id(c): i for i, c in enumerate(candidates)}
         rows = [position[id(c)] for _, c in scored[:config.rescore]]
-        alone = index.embed([candidates[i].text for i in rows]) @ query_vector
+        new = [i for i in rows if i not in alone]
+        if new:
+            alone.update(zip(new, (index.embed([candidates[i].text for i in new])
+                                   @ query_vector).tolist()))
         mixed = list(similarity)
-        for i, sim in zip(rows, alone.tolist()):
-            mixed[i] = (similarity[i] + sim) / 2
+        for i in rows:
+            mixed[i] = (similarity[i] + alone[i]) / 2
         scored = _score(candidates, mixed, evidence, config, rows)
     scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
     return scored
@@ -298,8 +305,9 @@ def compose(index: Retriever, question: str, query: str, hits: list[Hit],
     ranked: list[list[tuple[float, _Candidate]]] = [[] for _ in parts]
     if candidates:
         query_vector, similarity = _similarities(index, query, candidates)
-        ranked = [_scored_for(index, candidates, query, part if len(parts) > 1 else query,
-                              kind, query_vector, similarity, config)
+        alone: dict[int, float] = {}
+        ranked = [_scored_for(index, candidates, part if len(parts) > 1 else query, kind,
+                              query_vector, similarity, config, alone)
                   for part, kind in zip(parts, kinds)]
     best = max((r[0][0] for r in ranked if r), default=0.0)
     chosen: list[tuple[float, _Candidate, int]] = []  # score, sentence, part
