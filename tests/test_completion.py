@@ -1,6 +1,7 @@
 """Quotes completed by the sentence naming their answer in full (rag.query.completion)."""
 
-from rag.query.completion import naming_sentence, release_sentences
+from rag.ingest.sentences import passage_sentences
+from rag.query.completion import naming_sentence
 
 BODY = ("The President spoke to Senator Susan Collins on Sunday. He thanked the group. "
         "Collins agreed to meet on Monday.\n\nThe Low Income Home Energy Assistance "
@@ -13,7 +14,7 @@ def _span(text: str) -> tuple[int, int]:
 
 
 def test_a_surname_is_completed_by_the_sentence_with_the_full_name():
-    sentences = release_sentences(BODY)
+    sentences = passage_sentences(BODY)
     quote = _span("Collins agreed to meet on Monday.")
     full = naming_sentence(BODY, quote[0], [_span("Collins agreed")[:1] + (quote[0] + 7,)],
                            sentences)
@@ -21,7 +22,7 @@ def test_a_surname_is_completed_by_the_sentence_with_the_full_name():
 
 
 def test_an_acronym_is_completed_by_its_expansion():
-    sentences = release_sentences(BODY)
+    sentences = passage_sentences(BODY)
     quote = _span("Today LIHEAP funds reached $8 billion.")
     acronym = _span("LIHEAP funds")
     full = naming_sentence(BODY, quote[0], [(acronym[0], acronym[0] + 6)], sentences)
@@ -29,13 +30,13 @@ def test_an_acronym_is_completed_by_its_expansion():
 
 
 def test_nothing_earlier_names_it():
-    sentences = release_sentences(BODY)
+    sentences = passage_sentences(BODY)
     first = _span("The President spoke to Senator Susan Collins on Sunday.")
     assert naming_sentence(BODY, first[0], [_span("Susan Collins")], sentences) is None
 
 
 def test_a_lone_capitalised_word_is_a_surname_only_when_a_person_is_asked_for():
-    sentences = release_sentences(BODY)
+    sentences = passage_sentences(BODY)
     quote = _span("Collins agreed to meet on Monday.")
     assert naming_sentence(BODY, quote[0], [(quote[0], quote[0] + 7)], sentences,
                            surnames=False) is None

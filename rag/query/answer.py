@@ -13,9 +13,9 @@ from ..config import AnswerConfig
 from ..errors import RagError
 from ..generate import Generated, LLMSettings
 from ..index.lexical import analyse
-from ..ingest.sentences import paragraph_spans, sentence_spans
+from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
 from .answer_types import answer_spans, expected_type, holds_answer
-from .completion import naming_sentence, release_sentences
+from .completion import naming_sentence
 from .parts import question_parts
 from .dates import DateWindow
 from .generated import generated_json, ready_key, with_generated
@@ -40,15 +40,21 @@ class Quote:
     spans: tuple[tuple[int, int], ...] = ()
     completes: bool = False  # quoted because it names in full what the next quote names in short
 
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The quote's text in order, in pieces, each with whether it is an answer span."""
+        pieces, pos = [], self.start
+        for s, e in self.spans:
+            if s < pos or e > self.end:
+                continue
+            pieces += [(self.text[pos - self.start:s - self.start], False),
+                       (self.text[s - self.start:e - self.start], True)]
+            pos = e
+        pieces.append((self.text[pos - self.start:], False))
+        return [(t, span) for t, span in pieces if t]
+
     def marked(self, mark: Callable[[str], str]) -> str:
         """The quote with each answer span passed through ``mark`` (``**...**`` say)."""
-        parts, pos = [], self.start
-        for s, e in self.spans:
-            parts += [self.text[pos - self.start:s - self.start],
-                      mark(self.text[s - self.start:e - self.start])]
-            pos = e
-        parts.append(self.text[pos - self.start:])
-        return "".join(parts)
+        return "".join(mark(t) if span else t for t, span in self.pieces())
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "source": self.source, "release_id": self.release_id,
@@ -375,7 +381,7 @@ def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts
         if kind in _NAMED_KINDS and spans:
             body = index.release(cand.release_id).body
             if cand.release_id not in sentences_of:
-                sentences_of[cand.release_id] = release_sentences(body)
+                sentences_of[cand.release_id] = passage_sentences(body)
             full = naming_sentence(body, cand.start, list(spans), sentences_of[cand.release_id],
                                    surnames=kind == "person")
             if full is not None and (cand.release_id, full[0]) not in taken:

@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import re
 
-from ..ingest.sentences import paragraph_spans, sentence_spans
 
 _ACRONYM_RE = re.compile(r"\b[A-Z][A-Z&-]{1,7}[A-Z]\b")
 _SURNAME_RE = re.compile(r"^[A-Z][a-z’'-]{2,}$")
-
-
-def release_sentences(body: str) -> list[tuple[int, int]]:
-    """Every sentence span of a release body, in order."""
-    return [span for ps, pe in paragraph_spans(body) for span in sentence_spans(body, ps, pe)]
 
 
 def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
@@ -33,7 +27,7 @@ def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
         body: the release body.
         start: where the quoted sentence begins.
         spans: the answer spans inside it (body offsets).
-        sentences: all sentence spans of the body (``release_sentences``).
+        sentences: all sentence spans of the body (``rag.ingest.sentences.passage_sentences``).
         surnames: whether a lone capitalised word is a surname (the question asks for a
             person); acronyms are completed whatever was asked.
     """

@@ -76,28 +76,15 @@ def answering_markdown(turn: Rewrite) -> str:
     return f"*Answering: {escape_markdown(turn.text)}*\n\n"
 
 
-def _pieces(quote: Quote) -> list[tuple[str, bool]]:
-    """The quote's text in pieces, each marked whether it is an answer span."""
-    pieces, pos = [], quote.start
-    for s, e in quote.spans:
-        if s < pos or e > quote.end:
-            continue
-        pieces += [(quote.text[pos - quote.start:s - quote.start], False),
-                   (quote.text[s - quote.start:e - quote.start], True)]
-        pos = e
-    pieces.append((quote.text[pos - quote.start:], False))
-    return [(t, bold) for t, bold in pieces if t]
-
-
 def _quote_markdown(quote: Quote) -> str:
     """A quote for the chat: escaped, the things asked for in bold."""
     return "".join(f"**{escape_markdown(t)}**" if bold else escape_markdown(t)
-                   for t, bold in _pieces(quote))
+                   for t, bold in quote.pieces())
 
 
 def _quote_html(quote: Quote) -> str:
     return "".join(f"<strong>{html.escape(t)}</strong>" if bold else html.escape(t)
-                   for t, bold in _pieces(quote))
+                   for t, bold in quote.pieces())
 
 
 def _passage_html(source: Source, answer: Answer) -> str:
