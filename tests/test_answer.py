@@ -161,3 +161,26 @@ def test_the_parts_of_a_question_share_the_sentences_embedded_on_their_own(index
                  "and how many days do free COVID tests take to ship?")
     sentences = embedder.embedded[1:]  # after the question itself
     assert sentences and len(sentences) == len(set(sentences))
+
+
+def test_an_item_of_a_list_is_quoted_with_the_sentence_introducing_it(config, seeds,
+                                                                      embedder):
+    from conftest import write_release
+
+    write_release(seeds, "legislation/2024-10/bill.md", "Bill Signed, H.R. 9106",
+                  "2024-10-01", "On Tuesday, October 1, 2024, the President signed into "
+                  "law:\n\nH.R. 9106, the Enhanced Presidential Security Act of 2024, which "
+                  "requires the Secret Service to apply the same staffing standards to "
+                  "candidates.\n", category="legislation")
+    build_index(config, embedder, progress=False)
+    lenient = config.replace(answer=AnswerConfig(min_score=0.2, max_sentences=1))
+    index = load_index(config.index, lenient, embedder)
+    answer = index.answer("On what date was the Enhanced Presidential Security Act signed "
+                          "into law?", category="legislation")
+    intro, item = answer.quotes[:2]
+    assert intro.text == "On Tuesday, October 1, 2024, the President signed into law:"
+    assert intro.completes and not item.completes
+    assert item.text.startswith("H.R. 9106, the Enhanced Presidential Security Act")
+    assert (intro.release_id, intro.end) == (item.release_id, item.start - 2)
+    assert "October 1" in [intro.text[s - intro.start:e - intro.start]
+                           for s, e in intro.spans]

@@ -6,6 +6,9 @@ from rag.query.answer_types import answer_spans, expected_type, holds_answer
 @pytest.mark.parametrize("question, kind", [
     ("How much money did the company agree to pay the families?", "money"),
     ("What is the total dollar size of the budget request?", "money"),
+    ("How much prize money came with the award?", "money"),
+    ("What was the projected construction cost of the bridge?", "money"),
+    ("How much did the state dinner cost taxpayers?", "money"),
     ("What share of HBCUs received bomb threats?", "percent"),
     ("What unemployment rate did the report show?", "percent"),
     ("How many Stinger systems are in the package?", "number"),

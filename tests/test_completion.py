@@ -1,7 +1,7 @@
 """Quotes completed by the sentence naming their answer in full (rag.query.completion)."""
 
 from rag.ingest.sentences import passage_sentences
-from rag.query.completion import naming_sentence
+from rag.query.completion import introducing_sentence, naming_sentence
 
 BODY = ("The President spoke to Senator Susan Collins on Sunday. He thanked the group. "
         "Collins agreed to meet on Monday.\n\nThe Low Income Home Energy Assistance "
@@ -40,3 +40,24 @@ def test_a_lone_capitalised_word_is_a_surname_only_when_a_person_is_asked_for():
     quote = _span("Collins agreed to meet on Monday.")
     assert naming_sentence(BODY, quote[0], [(quote[0], quote[0] + 7)], sentences,
                            surnames=False) is None
+
+
+LAW = ("On Tuesday, October 1, 2024, the President signed into law:\n\nH.R. 9106, the "
+       "Enhanced Presidential Security Act of 2024. It applies at once.\n\nThe "
+       "delegation: Secretary Jane Doe.")
+
+
+def test_an_item_of_a_list_is_introduced_by_the_sentence_ending_in_a_colon():
+    sentences = passage_sentences(LAW)
+    item = LAW.index("H.R. 9106")
+    intro = introducing_sentence(LAW, item, sentences)
+    assert LAW[intro[0]:intro[1]] == "On Tuesday, October 1, 2024, the President signed into law:"
+
+
+def test_only_the_sentence_right_before_introduces():
+    sentences = passage_sentences(LAW)
+    # "It applies at once." follows the item, not the colon sentence.
+    assert introducing_sentence(LAW, LAW.index("It applies"), sentences) is None
+    # A colon inside a sentence ("The delegation: Secretary Jane Doe.") introduces nothing
+    # after it, and the first sentence has nothing before it.
+    assert introducing_sentence(LAW, 0, sentences) is None

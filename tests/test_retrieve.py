@@ -55,6 +55,20 @@ def test_relative_dates_count_from_the_newest_release(index):
     assert {h.release_id for h in result.hits} <= {"s/long.md", "b/blog.md"}
 
 
+def test_dates_outside_the_releases_name_the_event_not_the_release(index):
+    # The oldest release is 2022-02-10 and the newest 2022-03-30: a window wholly
+    # after them, or before them and dating a thing, filters nothing, and its words
+    # stay in the query.
+    for question in ("Which sanctions followed the FBI's April 2016 memo?",
+                     "Which sanctions are planned for the summit in June 2031?"):
+        result = index.search(question, top_k=10)
+        assert result.window is None and len(result.hits) == 10
+        assert result.query == question
+    # A window inside the releases' span still filters, even where it finds nothing.
+    result = index.search("Which sanctions came on February 20, 2022?", top_k=10)
+    assert result.window.since == dt.date(2022, 2, 20) and result.hits == []
+
+
 def test_question_without_dates_is_not_filtered(index):
     result = index.search("sanctions on Russian banks", top_k=10)
     assert result.window is None and len(result.hits) == 10

@@ -19,6 +19,11 @@ def test_abbreviations_and_initials_do_not_end_sentences():
     ]
 
 
+def test_initialisms_of_several_letters_do_not_end_sentences():
+    assert sentences("The President signed H.R. 9106, the Act. S.J. 38 failed. Done.") == [
+        "The President signed H.R. 9106, the Act.", "S.J. 38 failed.", "Done."]
+
+
 def test_lowercase_after_period_is_not_a_boundary():
     assert sentences("It costs approx. five dollars. Done.") == [
         "It costs approx. five dollars.", "Done."]

@@ -26,7 +26,7 @@ def _is_abbreviation(text: str, dot_end: int) -> bool:
     if word in _ABBREVIATIONS:
         return True
     # Initials such as "John F. Kennedy" or "H.R." never end a sentence.
-    return len(word.replace(".", "")) == 1
+    return re.fullmatch(r"(?:[a-z]\.)*[a-z]", word) is not None
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ from ..generate import Generated, LLMSettings
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
 from .answer_types import answer_spans, expected_type, holds_answer
-from .completion import naming_sentence
+from .completion import introducing_sentence, naming_sentence
 from .parts import question_parts
 from .dates import DateWindow
 from .generated import generated_json, ready_key, with_generated
@@ -38,7 +38,9 @@ class Quote:
     score: float
     # Where the thing asked for stands (the name, the figure), as body offsets.
     spans: tuple[tuple[int, int], ...] = ()
-    completes: bool = False  # quoted because it names in full what the next quote names in short
+    # Quoted for the next quote's sake: it names in full what that one names in short,
+    # or introduces it ("... signed into law:").
+    completes: bool = False
 
     def pieces(self) -> list[tuple[str, bool]]:
         """The quote's text in order, in pieces, each with whether it is an answer span."""
@@ -289,6 +291,72 @@ _KIND_WORDS = {"money": "amount", "percent": "share or rate", "tally": "vote cou
                "number": "number", "date": "date", "person": "name of a person",
                "name": "name", "organization": "organization", "place": "place",
                "law": "name of the law or programme"}
+@dataclass
+class Ranking:
+    """The candidate sentences of one question, ranked for each of its parts.
+
+    ``ranked[k]`` holds (score, sentence) pairs for part ``k``, best first.
+    ``similarity`` is each candidate's cosine to the question from its stored vector;
+    ``alone`` the cosine of those embedded on their own (by candidate row).
+    """
+
+    parts: list[str]
+    kinds: list[str | None]
+    candidates: list[_Candidate]
+    ranked: list[list[tuple[float, _Candidate]]]
+    similarity: list[float]
+    alone: dict[int, float]
+
+
+def rank_sentences(index: Retriever, query: str, hits: list[Hit], config: AnswerConfig
+                   ) -> Ranking:
+    """Every candidate sentence of the first ``config.passages`` hits, scored and ranked
+    for each part of the question (see :func:`compose`)."""
+    candidates = _candidates(index, hits[:config.passages])
+    parts = question_parts(query)
+    kinds = [expected_type(part) for part in parts] if len(parts) > 1 else [expected_type(query)]
+    ranked: list[list[tuple[float, _Candidate]]] = [[] for _ in parts]
+    similarity: list[float] = []
+    alone: dict[int, float] = {}
+    if candidates:
+        query_vector, similarity = _similarities(index, query, candidates)
+        ranked = [_scored_for(index, candidates, part if len(parts) > 1 else query, kind,
+                              query_vector, similarity, config, alone)
+                  for part, kind in zip(parts, kinds)]
+    return Ranking(parts, kinds, candidates, ranked, similarity, alone)
+
+
+def select(index: Retriever, ranking: Ranking, config: AnswerConfig
+           ) -> list[tuple[float, _Candidate, int]]:
+    """The sentences to quote, as (score, sentence, part): none when the best score is
+    below ``min_score``; else each part's best, then the best part's next ones while
+    they score at least ``relative_cutoff`` of the best, up to ``max_sentences``,
+    skipping near-copies."""
+    ranked, parts = ranking.ranked, ranking.parts
+    best = max((r[0][0] for r in ranked if r), default=0.0)
+    chosen: list[tuple[float, _Candidate, int]] = []
+
+    def take(score: float, cand: _Candidate, part: int) -> None:
+        if any(_near_duplicate(cand.text, c.text) for _, c, _ in chosen):
+            return
+        if index.release(cand.release_id).body[cand.start:cand.end] != cand.text:
+            raise RagError(f"internal error: quote does not match {cand.release_id} "
+                           f"at {cand.start}:{cand.end}")
+        chosen.append((score, cand, part))
+
+    if best < config.min_score:
+        return chosen
+    if len(parts) > 1:
+        for part, scored in enumerate(ranked):
+            if scored and scored[0][0] >= config.min_score:
+                take(*scored[0], part)
+    first = max(range(len(ranked)), key=lambda k: ranked[k][0][0] if ranked[k] else 0.0)
+    for score, cand in ranked[first]:
+        if len(chosen) >= max(config.max_sentences, len(parts)) \
+                or score < best * config.relative_cutoff:
+            break
+        take(score, cand, first)
+    return chosen
 
 
 def compose(index: Retriever, question: str, query: str, hits: list[Hit],
@@ -300,43 +368,23 @@ def compose(index: Retriever, question: str, query: str, hits: list[Hit],
     release title) covers, and its passage's rank. The best sentence is quoted, and up
     to ``max_sentences - 1`` others within ``relative_cutoff`` of it that are not
     near-copies. A question of two parts ("How much X, and how much of it Y?") gets the
-    best sentence of each part first. A quoted sentence that names its answer in short
-    (a surname, an acronym) is preceded by the release's sentence that names it in full
+    best sentence of each part first. A quoted sentence is preceded by the sentences of
+    its release it needs: the one naming its answer in full where it names it in short
+    (a surname, an acronym), the one introducing it where it is an item of a list
     (``rag.query.completion``). Every quote is checked against its release body.
     """
-    pool = hits[:config.passages]
-    candidates = _candidates(index, pool)
-    parts = question_parts(query)
-    kinds = [expected_type(part) for part in parts] if len(parts) > 1 else [expected_type(query)]
-    ranked: list[list[tuple[float, _Candidate]]] = [[] for _ in parts]
-    if candidates:
-        query_vector, similarity = _similarities(index, query, candidates)
-        alone: dict[int, float] = {}
-        ranked = [_scored_for(index, candidates, part if len(parts) > 1 else query, kind,
-                              query_vector, similarity, config, alone)
-                  for part, kind in zip(parts, kinds)]
+    ranking = rank_sentences(index, query, hits, config)
+    return answer_from(index, question, hits, window, mode, ranking,
+                       select(index, ranking, config))
+
+
+def answer_from(index: Retriever, question: str, hits: list[Hit], window: DateWindow | None,
+                mode: str, ranking: Ranking, chosen: list[tuple[float, _Candidate, int]]
+                ) -> Answer:
+    """The answer quoting the ``chosen`` sentences of a ranking (or abstaining)."""
+    parts, kinds, ranked, candidates = (ranking.parts, ranking.kinds, ranking.ranked,
+                                        ranking.candidates)
     best = max((r[0][0] for r in ranked if r), default=0.0)
-    chosen: list[tuple[float, _Candidate, int]] = []  # score, sentence, part
-
-    def take(score: float, cand: _Candidate, part: int) -> None:
-        if any(_near_duplicate(cand.text, c.text) for _, c, _ in chosen):
-            return
-        if index.release(cand.release_id).body[cand.start:cand.end] != cand.text:
-            raise RagError(f"internal error: quote does not match {cand.release_id} "
-                           f"at {cand.start}:{cand.end}")
-        chosen.append((score, cand, part))
-
-    if best >= config.min_score:
-        if len(parts) > 1:
-            for part, scored in enumerate(ranked):
-                if scored and scored[0][0] >= config.min_score:
-                    take(*scored[0], part)
-        first = max(range(len(ranked)), key=lambda k: ranked[k][0][0] if ranked[k] else 0.0)
-        for score, cand in ranked[first]:
-            if len(chosen) >= max(config.max_sentences, len(parts)) \
-                    or score < best * config.relative_cutoff:
-                break
-            take(score, cand, first)
     quotes = _quotes(index, chosen, parts, kinds)
     first_quote = {}
     for q in quotes:
@@ -370,7 +418,9 @@ def compose(index: Retriever, question: str, query: str, hits: list[Hit],
 def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts: list[str],
             kinds: list[str | None]) -> list[Quote]:
     """The chosen sentences as quotes, with their answer spans marked, each preceded by
-    the sentence naming its answer in full where it names it in short."""
+    the sentences of its release it needs to be understood: the one naming its answer in
+    full where it names it in short, and the one introducing it where it is an item of a
+    list (``rag.query.completion``)."""
     quotes: list[Quote] = []
     taken = {(c.release_id, c.start) for _, c, _ in chosen}
     sentences_of: dict[str, list[tuple[int, int]]] = {}
@@ -378,19 +428,23 @@ def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts
         kind = kinds[part]
         spans = tuple((cand.start + s, cand.start + e)
                       for s, e in answer_spans(cand.text, kind, parts[part]))
+        body = index.release(cand.release_id).body
+        if cand.release_id not in sentences_of:
+            sentences_of[cand.release_id] = passage_sentences(body)
+        sentences = sentences_of[cand.release_id]
+        needed = [introducing_sentence(body, cand.start, sentences)]
         if kind in _NAMED_KINDS and spans:
-            body = index.release(cand.release_id).body
-            if cand.release_id not in sentences_of:
-                sentences_of[cand.release_id] = passage_sentences(body)
-            full = naming_sentence(body, cand.start, list(spans), sentences_of[cand.release_id],
-                                   surnames=kind == "person")
-            if full is not None and (cand.release_id, full[0]) not in taken:
-                taken.add((cand.release_id, full[0]))
-                context = body[full[0]:full[1]]
-                quotes.append(Quote(context, cand.source, cand.release_id, full[0], full[1],
-                                    score, tuple((full[0] + s, full[0] + e) for s, e in
-                                                 answer_spans(context, kind, parts[part])),
-                                    completes=True))
+            needed.insert(0, naming_sentence(body, cand.start, list(spans), sentences,
+                                             surnames=kind == "person"))
+        for span in sorted({n for n in needed if n is not None}):
+            if (cand.release_id, span[0]) in taken:
+                continue
+            taken.add((cand.release_id, span[0]))
+            context = body[span[0]:span[1]]
+            quotes.append(Quote(context, cand.source, cand.release_id, span[0], span[1], score,
+                                tuple((span[0] + s, span[0] + e) for s, e in
+                                      answer_spans(context, kind, parts[part])),
+                                completes=True))
         quotes.append(Quote(cand.text, cand.source, cand.release_id, cand.start, cand.end,
                             score, spans))
     return quotes

@@ -37,7 +37,11 @@ _LAWS = ("law|laws|act|acts|bill|bills|program|programs|programme|initiative|ini
 _QUESTION_TYPES = [
     ("money", re.compile(r"\bhow much (?:money|funding|aid|assistance|\w+ )?(?:did|will|is|was|"
                          r"would|has|have|does)?\b.*\b(?:cost|pay|paid|spend|fund|provide|"
-                         r"give|commit|invest|worth|dollars?)\b|\bhow much money\b|"
+                         r"give|commit|invest|worth|dollars?)\b|"
+                         # "how much prize money", "what was the projected construction cost"
+                         r"\bhow much (?:[\w-]+ ){0,2}(?:money|funding|financing)\b|"
+                         r"\b(?:what|which) (?:was|is|were|are|will be) the (?:[\w-]+ ){0,3}"
+                         r"(?:cost|price|budget|funding)\b|"
                          r"\b(?:dollar|dollars)\b.*\b(?:size|amount|total|value)\b|"
                          r"\b(?:size|amount|total|value)\b.*\bdollars?\b", re.I)),
     ("percent", re.compile(r"\b(?:what|which) (?:share|percentage|percent|proportion|"

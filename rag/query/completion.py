@@ -48,3 +48,20 @@ def naming_sentence(body: str, start: int, spans: list[tuple[int, int]],
             if pattern.search(body, s, e):
                 return (s, e)
     return None
+
+
+def introducing_sentence(body: str, start: int, sentences: list[tuple[int, int]]
+                         ) -> tuple[int, int] | None:
+    """The sentence right before the one at ``start`` when it introduces it (ends in a
+    colon: "On October 1, 2024, the President signed into law:", "The delegation:"),
+    or None. An item of a list says what it is only with its introduction."""
+    before = None
+    for s, e in sentences:
+        if s >= start:
+            break
+        before = (s, e)
+    if before is None or not body[before[0]:before[1]].rstrip().endswith(":"):
+        return None
+    # Only when nothing but white space stands between them (no heading, no paragraph
+    # of its own in between).
+    return before if not body[before[1]:start].strip() else None

@@ -46,6 +46,8 @@ class DateWindow:
         since: First date in the window, or None for no lower bound.
         until: Last date in the window, or None for no upper bound.
         text: The words of the question it was read from, e.g. ``"in March 2022"``.
+        attributive: read from a date with no preposition before it ("the FBI's April
+            2016 memo"), which may date the thing named rather than the release.
 
     Raises:
         QuestionError: ``since`` is after ``until``.
@@ -54,6 +56,7 @@ class DateWindow:
     since: datetime.date | None
     until: datetime.date | None
     text: str
+    attributive: bool = False
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -297,7 +300,8 @@ def _window(m: re.Match[str], question: str, today: datetime.date) -> DateWindow
     elif prep in ("until", "till", "through", "thru"):
         since = None
     # Without a preposition a leading "the" stays in the question: "the summer 2021 agenda".
-    return DateWindow(since, until, question[m.start() if prep else m.start("a"):end])
+    return DateWindow(since, until, question[m.start() if prep else m.start("a"):end],
+                      attributive=prep is None)
 
 
 def find_date_window(question: str, today: datetime.date) -> DateWindow | None:

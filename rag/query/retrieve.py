@@ -120,6 +120,7 @@ class Retriever:
         self._release_categories = np.array([r.category.lower() for r in self.releases])
         self.categories = sorted({r.category for r in self.releases if r.category})
         self.newest = max((r.date for r in self.releases), default=dt.date.today())
+        self.oldest = min((r.date for r in self.releases), default=self.newest)
         # Answering embeds the query twice (search, then sentence scores): keep a few.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
@@ -246,10 +247,14 @@ class Retriever:
             window = DateWindow(since, until, "filter")
         elif question_dates:
             window = find_date_window(question, self.newest)
-            if window is not None and window.since and window.since > self.newest:
-                # No release can be dated after the newest one: a date past it names
-                # the event asked about ("the summit the US hosts in 2023"), not
-                # when the release came out, so it stays part of the question.
+            if window is not None and (
+                    (window.since and window.since > self.newest)
+                    or (window.attributive and window.until and window.until < self.oldest)):
+                # No release is dated after the newest one: a date past it names the
+                # event asked about ("the summit the US hosts in 2023"), not when the
+                # release came out, so it stays part of the question. So does a date
+                # before the oldest one that dates a thing ("the FBI's April 2016
+                # memo"); "in 2019" still asks for releases of 2019, and finds none.
                 window = None
             if window is not None:
                 query = strip_date_expression(question, window) or question
