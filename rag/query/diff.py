@@ -387,14 +387,19 @@ def diff(index: Retriever, subject: str, window_a: WindowSpec | None = None,
 
 
 def _notes(side: DiffSide, settings: DiffSettings) -> tuple[str, ...]:
+    """What the side shows of what was found, when it is not all of it."""
     if not side.sentences_found:
         where = side.describe() if side.release_id else f"dated {side.describe()}"
         return (f"{side.label}: no sentence on the subject in the releases {where}.",)
-    notes = []
-    if side.sentences_shown < side.sentences_found:
-        notes.append(f"{side.label}: the {side.sentences_shown} sentences most on the subject "
-                     f"of {side.sentences_found} found.")
-    if side.release_id is None and side.releases_found > len(side.releases_used):
-        notes.append(f"{side.label}: sentences from the {len(side.releases_used)} best of "
-                     f"{side.releases_found} releases found.")
-    return tuple(notes)
+    capped = side.sentences_shown < side.sentences_found
+    fewer = side.release_id is None and side.releases_found > len(side.releases_used)
+    if not capped and not fewer:
+        return ()
+    n = side.sentences_shown
+    shown = (f"the {n} sentence{'s' if n != 1 else ''} most on the subject of "
+             f"{side.sentences_found} found" if capped
+             else f"all {side.sentences_found} sentences on the subject")
+    if fewer:
+        shown += (f", from the {len(side.releases_used)} best of {side.releases_found} "
+                  "releases retrieved")
+    return (f"{side.label}: {shown}.",)
