@@ -263,3 +263,24 @@ def test_text_listing_marks_each_status(index):
     for mark in ("= kept (", "~ reworded (", "- dropped", "+ new"):
         assert f"\n{mark}" in text
     assert "  0 kept" not in text and "1 kept, 1 reworded, 1 dropped, 1 new" in text
+
+
+@pytest.mark.model
+def test_real_model_diff_of_sanctions_on_seeds(real_index):
+    diff = real_index.diff("How did the description of sanctions on Russia change between "
+                           "February 2022 and March 2022?")
+    assert diff.subject == "sanctions on Russia"
+    assert diff.window_a.describe() == "February 1, 2022 – February 28, 2022"
+    assert diff.window_b.describe() == "March 1, 2022 – March 31, 2022"
+    assert diff.window_a.sentences_shown == diff.window_b.sentences_shown == 12
+    for p in diff.pairs:
+        for s, month in ((p.a, 2), (p.b, 3)):
+            if s is not None:
+                assert (s.date.year, s.date.month) == (2022, month)
+                assert real_index.release(s.release_id).body[s.start:s.end] == s.text
+    # Both months impose "full blocking sanctions", on other targets: a reworded pair.
+    assert any(p.status == "reworded" and p.a.text.startswith("Full blocking sanctions")
+               and p.b.text.startswith("Full blocking sanctions") for p in diff.pairs)
+    on_subject = [s for p in diff.pairs for s in (p.a, p.b)
+                  if s is not None and "sanction" in s.text.lower()]
+    assert len(on_subject) >= 20
