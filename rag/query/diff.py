@@ -44,6 +44,7 @@ from .retrieve import Hit, Retriever, check_question
 
 STATUSES = ("kept", "reworded", "dropped", "new")
 _MIN_WORDS = 5
+_COSINE_SHARE = 0.6  # a sentence's relevance: cosine to the subject vs its terms covered
 _NUMBER_RE = re.compile(r"\d[\d,.]*")
 _WORD_RE = re.compile(r"\w+")
 
@@ -193,10 +194,7 @@ def _window(index: Retriever, spec: WindowSpec, label: str) -> DateWindow | str:
     else:
         raise QuestionError(f"window {label} = {spec!r}: give a DateWindow, a (since, until) "
                             "pair of dates, or a release id")
-    if window.since and window.until and window.since > window.until:
-        raise QuestionError(f"window {label} starts ({window.since}) after it ends "
-                            f"({window.until}): swap the two dates")
-    return window
+    return window  # a DateWindow never ends before it starts: it refuses to be made so
 
 
 @dataclass(frozen=True)
@@ -239,8 +237,10 @@ def _relevant(index: Retriever, subject: str, spans: dict[str, list[tuple[int, i
                 vectors[i] = v
         for (s, e), vector in zip(release_spans, vectors):
             text = body[s:e]
-            covered = sum(w for t, w in weights.items() if t in set(analyse(text))) / total
-            relevance = 0.6 * max(0.0, float(vector @ query)) + 0.4 * covered
+            present = set(analyse(text))
+            covered = sum(w for t, w in weights.items() if t in present) / total
+            relevance = (_COSINE_SHARE * max(0.0, float(vector @ query))
+                         + (1 - _COSINE_SHARE) * covered)
             key = " ".join(_WORD_RE.findall(text.lower()))
             if key not in found or found[key].relevance < relevance:
                 found[key] = _Candidate(release_id, s, e, text, relevance)
