@@ -172,6 +172,46 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``rag diff``: what changed on a subject between two windows (or two releases)."""
+    from .query.diff import DiffSettings
+    from .query.diff_print import format_diff
+
+    _, index = _open_index(args)
+    settings = DiffSettings(per_side=args.per_side, releases=args.releases)
+    result = index.diff(args.subject, args.a, args.b, settings=settings, mode=args.mode,
+                        category=args.category)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_diff(result))
+    return EXIT_OK
+
+
+def add_diff_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``rag diff`` to the CLI's sub-parsers (``common`` provides --config)."""
+    d = subparsers.add_parser(
+        "diff", parents=[common],
+        help="what changed on a subject between two date windows or two releases",
+        description="Either a question that names two windows (\"How did the description "
+                    "of X change between 2022 and 2023?\") or a subject with --a and --b.")
+    d.add_argument("subject", help="a question naming two windows, or the subject with --a/--b")
+    for side in ("a", "b"):
+        d.add_argument(f"--{side}", metavar="WHEN",
+                       help=f"window {side.upper()}: 2022, 'March 2022', 'early 2023', "
+                            "SINCE..UNTIL (YYYY-MM-DD, either side may be empty), "
+                            "or a release id")
+    d.add_argument("--per-side", type=int, default=12,
+                   help="sentences shown per side, at most (default: 12)")
+    d.add_argument("--releases", type=int, default=4,
+                   help="best releases of each window whose sentences are used (default: 4)")
+    d.add_argument("--json", action="store_true", help="print Diff.to_dict() as JSON")
+    d.add_argument("--index", help="index folder (default from config: index/)")
+    d.add_argument("--mode", choices=MODES, help="retrieval mode (default: hybrid)")
+    d.add_argument("--category", help="only releases of this category")
+    d.set_defaults(func=cmd_diff)
+
+
 def add_eval_parser(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``rag eval`` to the CLI's sub-parsers (``common`` provides --config)."""
     e = subparsers.add_parser(
@@ -331,6 +371,7 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
 
     add_eval_parser(sub, common)
+    add_diff_parser(sub, common)
 
     v = sub.add_parser("serve", parents=[common], help="start the web app")
     v.add_argument("--index", help="index folder (default from config: index/)")

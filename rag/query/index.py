@@ -16,6 +16,7 @@ from ..index import store
 from ..index.lexical import LexicalIndex
 from ..model.embedder import Embedder
 from .answer import Answer, answer
+from .diff import Diff, DiffSettings, WindowSpec, diff
 from .generated import ready_key, stream_generated
 from .retrieve import Retriever
 
@@ -57,6 +58,14 @@ class Index(Retriever):
         """
         return answer(self, question, top_k, self.answer_config, generate=generate,
                       llm=self.llm, api_key=self.llm_api_key, **filters)
+
+    def diff(self, subject: str, window_a: WindowSpec | None = None,
+             window_b: WindowSpec | None = None, *, settings: DiffSettings | None = None,
+             **filters: Any) -> Diff:
+        """What changed on ``subject`` between two date windows or two releases (or
+        between the two windows a question names); see :func:`rag.query.diff.diff`.
+        ``filters``: ``mode`` and ``category``. Returns a :class:`Diff`."""
+        return diff(self, subject, window_a, window_b, settings=settings, **filters)
 
     def stream_answer(self, question: str, top_k: int | None = None,
                       **filters: Any) -> Iterator[Answer | str]:
