@@ -16,6 +16,8 @@ from ..index import store
 from ..index.lexical import LexicalIndex
 from ..model.embedder import Embedder
 from .answer import Answer, answer
+from .collect import CollectConfig, collect
+from .collection import Collection
 from .generated import ready_key, stream_generated
 from .retrieve import Retriever
 
@@ -31,6 +33,7 @@ class Index(Retriever):
     def __init__(self, *args: Any, answer_config: AnswerConfig | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.answer_config = answer_config or AnswerConfig()
+        self.collect_config = CollectConfig()
         self.llm = LLMSettings()
         self.llm_api_key: str | None = None
 
@@ -57,6 +60,20 @@ class Index(Retriever):
         """
         return answer(self, question, top_k, self.answer_config, generate=generate,
                       llm=self.llm, api_key=self.llm_api_key, **filters)
+
+    def collect(self, question: str, since: Any = None, until: Any = None,
+                **filters: Any) -> Collection:
+        """Every release that answers a set or history question ("Which countries ...?",
+        "In which months ...?"), as a counted timeline: one verbatim row per release, by
+        date, and the distinct items they name (see :mod:`rag.query.collect`).
+
+        Takes since/until (dates or YYYY-MM-DD) and the other filters of :meth:`search`.
+
+        Raises:
+            QuestionError: an unusable question or filter (e.g. since after until).
+        """
+        return collect(self, question, since, until, self.collect_config, self.answer_config,
+                       **filters)
 
     def stream_answer(self, question: str, top_k: int | None = None,
                       **filters: Any) -> Iterator[Answer | str]:
