@@ -27,8 +27,9 @@ from ..errors import QuestionError, RagError
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
 from .answer import _Candidate, _evidence, _score, _similarities
-from .answer_types import answer_spans, expected_type
+from .answer_types import expected_type
 from .collection import Collection, Item, Row
+from .items import item_spans
 from .links import text_fragment_link
 from .retrieve import Hit, Retriever
 
@@ -54,6 +55,8 @@ _TITLE_RE = re.compile(
     r"republic|commonwealth|of|his|her|majesty|excellency|first|lady|second|gentleman)\s+)+",
     re.IGNORECASE)
 _TRAILING_RE = re.compile(r"(?:['’]s|['’])$")
+# A heading's verb in front of a name: "Restoring the Bears Ears National Monument".
+_VERB_RE = re.compile(r"^[A-Z][a-z]+ing\s+(?:the\s+)?")
 # Words that name no particular thing when they stand alone.
 _GENERIC = frozenset("""
 president vice administration america american americans nation national federal government
@@ -137,7 +140,8 @@ def _sentences(index: Retriever, hits: list[Hit]) -> list[_Candidate]:
 def clean_item(text: str) -> str:
     """An item as listed: without a leading title ("Governor", "the State of") or a
     trailing possessive; '' when nothing particular is left."""
-    text = _TRAILING_RE.sub("", _TITLE_RE.sub("", text.strip(" ,;:.()\"“”"))).strip(" ,;:.")
+    text = text.strip(" ,;:.()\"“”")
+    text = _TRAILING_RE.sub("", _TITLE_RE.sub("", _VERB_RE.sub("", text))).strip(" ,;:.")
     words = re.findall(r"\w+", text.lower())
     if not words or all(w in _GENERIC or w.isdigit() for w in words):
         return ""
@@ -149,7 +153,7 @@ def _spans(text: str, start: int, kind: str | None, query: str) -> list[tuple[in
     if kind in (None, "month"):
         return []
     out = []
-    for s, e in answer_spans(text, kind, query):
+    for s, e in item_spans(text, kind, query):
         item = clean_item(text[s:e])
         if item:
             at = text.find(item, s, e)
@@ -195,20 +199,23 @@ def collect(index: Retriever, question: str, since: Any = None, until: Any = Non
                                since=since, until=until, **filters)
     query, hits = result.query, result.hits
     kind = item_kind(query)
-    span_kind = None if kind == "month" else kind
     candidates = _sentences(index, hits)
     rows: list[Row] = []
+    scores: dict[int, float] = {}
     if candidates:
         _, similarity = _similarities(index, query, candidates)
-        evidence = _evidence(index, candidates, query, analyse(query), span_kind,
-                             answer_config)
+        # Every sentence is scored; which ones name items is item_spans' call.
+        evidence = _evidence(index, candidates, query, analyse(query), None, answer_config)
         scores = dict(zip(evidence, (s for s, _ in _score(candidates, similarity, evidence,
                                                           answer_config, evidence))))
         rows = _rows(index, candidates, scores, kind, query, config)
+    # Matched: releases with a sentence on the subject (scoring min_score), whether or
+    # not it names an item; the rows are those of them that do.
+    matched = len({candidates[i].release_id for i, s in scores.items()
+                   if s >= config.min_score}) if candidates else 0
     rows = _fold_duplicates(rows, config.duplicate)
     rows.sort(key=lambda r: (r.date, r.release_id, r.start))
     items = _items(rows, kind)
-    matched = len({h.release_id for h in hits})
     return Collection(question=question, date_window=result.window,
                       count_line=_count_line(matched, rows, items, kind, query), items=items,
                       rows=rows, matched=matched, kind=kind)

@@ -79,7 +79,8 @@ class Collection:
             its count of rows always equals ``len(rows)``.
         items: the distinct items, most supported first.
         rows: one per release, oldest first.
-        matched: releases the deep search found (before picking the rows).
+        matched: releases with a sentence on the subject (scoring ``min_score``),
+            whether or not it names an item; the rows are those that do, folded.
         kind: the kind of item gathered (as ``answer_types.expected_type``, or "month").
     """
 

@@ -7,16 +7,18 @@ so ``index.answer(...)`` reads as the README shows it.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..config import AnswerConfig, Config
+from ..errors import QuestionError
 from ..generate import LLMSettings
 from ..index import store
 from ..index.lexical import LexicalIndex
 from ..model.embedder import Embedder
 from .answer import Answer, answer
-from .collect import CollectConfig, collect
+from .collect import CollectConfig, collect, wants_collection
 from .collection import Collection
 from .generated import ready_key, stream_generated
 from .retrieve import Retriever
@@ -47,19 +49,30 @@ class Index(Retriever):
         return index
 
     def answer(self, question: str, top_k: int | None = None, *, generate: bool = False,
-               **filters: Any) -> Answer:
+               collect: bool | None = None, **filters: Any) -> Answer:
         """An extractive answer: 1-3 sentences quoted verbatim from the best passages,
         each followed by its source's [n] marker; abstains when the evidence is weak.
 
         Takes the same arguments as :meth:`search`, and ``generate``: also have the
         configured language model answer from the quotes, each sentence of its reply
-        checked against them (``Answer.generated``). Returns a :class:`Answer`.
+        checked against them (``Answer.generated``); ``collect``: also gather every
+        release that answers (``Answer.collection``, see :meth:`collect`): True or
+        False forces it on or off, None chooses it for questions that ask for a set or
+        a history ("which countries ...", "list", "every", "how often").
+        Returns a :class:`Answer`.
 
         Raises:
             ConfigError: ``generate`` without llm.base_url and llm.model in the config.
+            QuestionError: ``collect`` is not True, False or None.
         """
-        return answer(self, question, top_k, self.answer_config, generate=generate,
-                      llm=self.llm, api_key=self.llm_api_key, **filters)
+        if collect is not None and not isinstance(collect, bool):
+            raise QuestionError(f"collect = {collect!r} must be True, False or None (choose "
+                                f"for the question)")
+        result = answer(self, question, top_k, self.answer_config, generate=generate,
+                        llm=self.llm, api_key=self.llm_api_key, **filters)
+        if collect or (collect is None and wants_collection(result.question)):
+            result = dataclasses.replace(result, collection=self.collect(question, **filters))
+        return result
 
     def collect(self, question: str, since: Any = None, until: Any = None,
                 **filters: Any) -> Collection:
