@@ -20,7 +20,7 @@ import rag
 from rag.eval.collected import collect_figures
 from rag.eval.sets import split_questions
 from rag.eval.typed import evaluate_collect, load_any
-from rag.query.collect import CollectConfig
+from rag.config import CollectConfig
 
 
 def main() -> None:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from ..config import AnswerConfig
-from ..errors import QuestionError, RagError
+from ..config import AnswerConfig, CollectConfig
+from ..errors import RagError
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
 from .answer import _Candidate, _evidence, _score, _similarities
@@ -64,41 +63,6 @@ congress senate house state states country countries today secretary governor go
 department office white week year month day the and people leader leaders democrats
 republicans democrat republican mr mrs ms dr i we you our my god thank thanks q
 """.split())
-
-
-@dataclass(frozen=True)
-class CollectConfig:
-    """How deep a collect question searches and which sentences make its rows.
-
-    Attributes:
-        depth: passages read from each ranking (dense and BM25) and spans kept.
-        max_per_release: passages of one release among the spans.
-        min_score: a release is a row when its best item-naming sentence scores this
-            (the answer step's sentence score; fitted on the tune split).
-        grow_score: a neighbouring sentence joins the row when it names an item and
-            scores this.
-        max_row_sentences: sentences in one row at most.
-        duplicate: word overlap (Jaccard) above which two rows say the same thing.
-    """
-
-    depth: int = 300
-    max_per_release: int = 3
-    min_score: float = 0.45
-    grow_score: float = 0.35
-    max_row_sentences: int = 4
-    duplicate: float = 0.6
-
-    def validate(self) -> None:
-        """Raises QuestionError naming the setting, its value and the rule."""
-        if not 1 <= self.depth <= 10000:
-            raise QuestionError(f"depth = {self.depth} must be between 1 and 10000")
-        if not 1 <= self.max_row_sentences <= 20:
-            raise QuestionError(f"max_row_sentences = {self.max_row_sentences} must be "
-                                f"between 1 and 20")
-        for key in ("min_score", "grow_score", "duplicate"):
-            value = getattr(self, key)
-            if not 0 <= value <= 1:
-                raise QuestionError(f"{key} = {value} must be between 0 and 1")
 
 
 def wants_collection(question: str) -> bool:
@@ -191,6 +155,7 @@ def collect(index: Retriever, question: str, since: Any = None, until: Any = Non
 
     Raises:
         QuestionError: an unusable question, date (since after until) or filter.
+        ConfigError: a ``config`` value outside its range.
     """
     config = config or CollectConfig()
     config.validate()

@@ -11,14 +11,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..config import AnswerConfig, Config
+from ..config import AnswerConfig, CollectConfig, Config
 from ..errors import QuestionError
 from ..generate import LLMSettings
 from ..index import store
 from ..index.lexical import LexicalIndex
 from ..model.embedder import Embedder
 from .answer import Answer, answer
-from .collect import CollectConfig, collect, wants_collection
+from .collect import collect, wants_collection
 from .collection import Collection
 from .generated import ready_key, stream_generated
 from .retrieve import Retriever
@@ -45,6 +45,7 @@ class Index(Retriever):
         index = super()._loaded(gen_dir, generation, faiss_index, lexical, embedder, config)
         if config is not None:
             index.answer_config = config.answer
+            index.collect_config = config.collect
             index.llm, index.llm_api_key = config.llm, config.llm_api_key
         return index
 
