@@ -111,13 +111,15 @@ def retrieve(question: str, top_k: int | None = None) -> list[Hit]:
 
 
 def answer(question: str, top_k: int | None = None, *, generate: bool = False,
-           **filters) -> Answer:
+           collect: bool | None = None, **filters) -> Answer:
     """An extractive, cited answer from the default index (see Index.answer); with
     ``generate``, also the configured language model's checked answer
-    (``Answer.generated``; the ``llm`` section of rag.yaml).
+    (``Answer.generated``; the ``llm`` section of rag.yaml); ``collect`` forces the
+    collect mode on or off (None: chosen for set and history questions).
 
     Raises:
         RagError: no index built, settings mismatch, or an unusable question.
         ConfigError: ``generate`` without llm.base_url and llm.model in rag.yaml.
     """
-    return default_index().answer(question, top_k, generate=generate, **filters)
+    return default_index().answer(question, top_k, generate=generate, collect=collect,
+                                  **filters)

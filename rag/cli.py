@@ -141,10 +141,42 @@ def _question(args: argparse.Namespace):
     return rewrite(args.question, getattr(args, "previous", None))
 
 
+def _bold():
+    """Bold for the thing asked for: ANSI on a terminal, **Markdown** when the output goes
+    to a file or another program."""
+    return (lambda t: f"\033[1m{t}\033[0m") if sys.stdout.isatty() else (lambda t: f"**{t}**")
+
+
+def _print_collection(collection) -> None:
+    """The count line, the distinct items, and the timeline: a row per release."""
+    bold = _bold()
+    print(collection.count_line)
+    if collection.date_window is not None:
+        print(_window_line(collection.date_window))
+    if collection.items:
+        print("\nItems: " + "; ".join(f"{bold(i.text)} ({len(i.releases)})"
+                                      for i in collection.items))
+    for row in collection.rows:
+        text = "".join(bold(t) if span else t for t, span in row.pieces())
+        print(f"\n{row.date.isoformat()}  {row.title} ({row.category})\n    "
+              + text.replace("\n\n", "\n    ") + f"\n    {row.link or '(no url)'}")
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     _, index = _open_index(args)
     turn = _question(args)
-    answer = index.answer(turn.text, args.top_k, generate=args.generate, **_filters(args))
+    if args.collect and not args.generate:
+        # Forced on: the collection is the answer (``--json`` prints exactly its to_dict).
+        collection = index.collect(turn.text, **_filters(args))
+        if args.json:
+            print(json.dumps(collection.to_dict(), ensure_ascii=False, indent=2))
+            return EXIT_OK
+        if turn.rewritten:
+            print(f"Answering: {turn.text}\n")
+        _print_collection(collection)
+        return EXIT_OK
+    answer = index.answer(turn.text, args.top_k, generate=args.generate,
+                          collect=args.collect, **_filters(args))
     if args.json:
         out = answer.to_dict()
         if args.previous is not None:
@@ -158,9 +190,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     elif answer.abstained:
         print(answer.text)
     else:
-        # The thing asked for (the name, the figure) in bold: ANSI on a terminal,
-        # **Markdown** when the output goes to a file or another program.
-        bold = (lambda t: f"\033[1m{t}\033[0m") if sys.stdout.isatty() else (lambda t: f"**{t}**")
+        bold = _bold()  # the thing asked for (the name, the figure)
         print(" ".join(f"{q.marked(bold)} [{q.source}]" for q in answer.quotes))
     if answer.date_window is not None:
         print(_window_line(answer.date_window))
@@ -169,6 +199,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         mark = "*" if s.cited else " "
         print(f"{mark}[{s.number}] {s.hit.title} ({s.hit.date.isoformat()}, {s.hit.category})"
               f"\n     {s.link or '(no url)'}")
+    if answer.collection is not None:
+        print()
+        _print_collection(answer.collection)
     return EXIT_OK
 
 
@@ -285,20 +318,35 @@ def _print_typed(index, path: Path, mode: str) -> dict:
     from .eval.sets import aggregate, format_report
     from .eval.typed import evaluate_typed, load_any
 
-    scores, _, missing = evaluate_typed(index, load_any(path), mode)
+    questions = load_any(path)
+    scores, _, missing = evaluate_typed(index, questions, mode)
     report = aggregate(scores)
     print(format_report(report))
     if missing:
         print(f"gold release not in the index for {len(missing)} question(s)")
+    _print_collect(index, questions, mode)
     return {split: {kind: f.to_dict() for kind, f in rows.items()}
             for split, rows in report.items()}
+
+
+def _print_collect(index, questions, mode: str) -> dict | None:
+    """Figures of the set's collect questions per split (None when it has none)."""
+    from .eval.collected import collect_figures, format_collect_report
+    from .eval.typed import evaluate_collect
+
+    if not any(q.type == "collect" for q in questions):
+        return None
+    figures = collect_figures(evaluate_collect(index, questions, mode)[0])
+    print("\n" + format_collect_report(figures))
+    return figures
 
 
 def _eval_typed(args: argparse.Namespace, index, modes: list[str]) -> int:
     """``rag eval`` on a typed question set (the tune.yaml format): figures per question
     type for its tune part, its test part and both."""
+    from .eval.collected import collect_figures
     from .eval.sets import aggregate
-    from .eval.typed import evaluate_typed, load_any
+    from .eval.typed import evaluate_collect, evaluate_typed, load_any
 
     questions = load_any(Path(args.questions))
     if args.json:
@@ -308,6 +356,8 @@ def _eval_typed(args: argparse.Namespace, index, modes: list[str]) -> int:
             out[m] = {"splits": {split: {kind: f.to_dict() for kind, f in rows.items()}
                                  for split, rows in aggregate(scores).items()},
                       "gold_not_in_index": missing}
+            if any(q.type == "collect" for q in questions):
+                out[m]["collect"] = collect_figures(evaluate_collect(index, questions, m)[0])
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     for m in modes:
@@ -365,6 +415,11 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--generate", action="store_true",
                            help="also have the language model of rag.yaml's llm section "
                                 "answer from the quotes; only sentences they support are shown")
+            s.add_argument("--collect", action=argparse.BooleanOptionalAction, default=None,
+                           help="gather every release that answers, as a counted timeline "
+                                "(--json: prints the collection only); --no-collect: never. "
+                                "Default: chosen for questions asking for a set or a history "
+                                "(\"which countries ...\", \"list\", \"every\", \"how often\")")
         s.add_argument("--previous", metavar="QUESTION",
                        help="the question asked before: a follow-up (\"And in 2024?\") "
                             "is rewritten from it")

@@ -205,6 +205,41 @@ class AnswerConfig:
             _require(0 <= value <= 1, f"answer.{key}", value, "must be between 0 and 1")
 
 
+@dataclass(frozen=True)
+class CollectConfig:
+    """How deep a collect question (``rag.query.collect``) searches and which sentences
+    make its rows.
+
+    Attributes:
+        depth: passages read from each ranking (dense and BM25) and spans kept.
+        max_per_release: passages of one release among the spans.
+        min_score: a release is a row when its best item-naming sentence scores this
+            (the answer step's sentence score; fitted on the tune split).
+        grow_score: a neighbouring sentence joins the row when it names an item and
+            scores this.
+        max_row_sentences: sentences in one row at most.
+        duplicate: word overlap (Jaccard) above which two rows say the same thing.
+    """
+
+    depth: int = 150  # with min_score, fitted on the tune split (benchmarks/RESULTS.md)
+    max_per_release: int = 3
+    min_score: float = 0.45
+    grow_score: float = 0.35
+    max_row_sentences: int = 4
+    duplicate: float = 0.6
+
+    def validate(self) -> None:
+        _require(1 <= self.depth <= 10000, "collect.depth", self.depth,
+                 "must be between 1 and 10000")
+        _require(1 <= self.max_per_release <= 100, "collect.max_per_release",
+                 self.max_per_release, "must be between 1 and 100")
+        _require(1 <= self.max_row_sentences <= 20, "collect.max_row_sentences",
+                 self.max_row_sentences, "must be between 1 and 20")
+        for key in ("min_score", "grow_score", "duplicate"):
+            value = getattr(self, key)
+            _require(0 <= value <= 1, f"collect.{key}", value, "must be between 0 and 1")
+
+
 def parse_day(value: str, key: str) -> dt.date:
     """A YYYY-MM-DD date, or ConfigError naming the key."""
     try:
@@ -278,13 +313,14 @@ class Config:
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     llm: LLMSettings = field(default_factory=LLMSettings)
     llm_api_key: str | None = field(default=None, repr=False)
 
     def validate(self) -> Config:
-        for part in (self.model, self.chunking, self.retrieval, self.answer, self.server,
-                     self.llm):
+        for part in (self.model, self.chunking, self.retrieval, self.answer, self.collect,
+                     self.server, self.llm):
             part.validate()
         return self
 
@@ -302,6 +338,7 @@ _SECTIONS = {
     "chunking": ChunkConfig,
     "retrieval": RetrievalConfig,
     "answer": AnswerConfig,
+    "collect": CollectConfig,
     "server": ServerConfig,
     "llm": LLMSettings,
 }

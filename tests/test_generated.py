@@ -85,7 +85,7 @@ def test_abstained_answer_asks_no_model(built, embedder, llm):
 
 
 def test_no_generated_keys_unless_asked(built, embedder, llm):
-    data = _index(built, embedder, llm).answer(QUESTION).to_dict()
+    data = _index(built, embedder, llm).answer(QUESTION, collect=False).to_dict()
     assert set(data) == {"answer", "abstained", "date_window", "sentences", "sources"}
     assert llm.received == []
 

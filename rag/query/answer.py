@@ -15,6 +15,7 @@ from ..generate import Generated, LLMSettings
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
 from .answer_types import answer_spans, expected_type, holds_answer
+from .collection import Collection
 from .completion import introducing_sentence, naming_sentence
 from .parts import question_parts
 from .dates import DateWindow
@@ -100,6 +101,7 @@ class Answer:
     mode: str
     reason: str = ""  # why it abstained ('' when it answered)
     generated: Generated | None = None
+    collection: Collection | None = None  # set when collect mode was chosen (rag.query.collect)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag ask --json``."""
@@ -114,6 +116,8 @@ class Answer:
                 "sources": [s.to_dict() for s in self.sources]}
         if self.generated is not None:
             data.update(generated_json(self, self.generated))
+        if self.collection is not None:
+            data["collection"] = self.collection.to_dict()
         if self.abstained:
             data["abstention"] = {"reason": self.reason, "closest": [
                 {"id": s.hit.release_id, "title": s.hit.title, "date": s.hit.date.isoformat()}

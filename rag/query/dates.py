@@ -46,8 +46,9 @@ class DateWindow:
         since: First date in the window, or None for no lower bound.
         until: Last date in the window, or None for no upper bound.
         text: The words of the question it was read from, e.g. ``"in March 2022"``.
-        attributive: read from a date with no preposition before it ("the FBI's April
-            2016 memo"), which may date the thing named rather than the release.
+        attributive: read from a date with no preposition before it and a word after
+            it ("the FBI's April 2016 memo"): it may date the thing named rather than
+            the release.
 
     Raises:
         QuestionError: ``since`` is after ``until``.
@@ -301,7 +302,8 @@ def _window(m: re.Match[str], question: str, today: datetime.date) -> DateWindow
         since = None
     # Without a preposition a leading "the" stays in the question: "the summer 2021 agenda".
     return DateWindow(since, until, question[m.start() if prep else m.start("a"):end],
-                      attributive=prep is None)
+                      attributive=prep is None and re.match(r"\s+[a-z]", question[end:],
+                                                            re.IGNORECASE) is not None)
 
 
 def find_date_window(question: str, today: datetime.date) -> DateWindow | None:

@@ -229,14 +229,48 @@ class Retriever:
         Raises:
             QuestionError: empty or over-long question, bad top_k, mode, date or category.
         """
-        question = check_question(question)
         cfg = self.config
         top_k = cfg.top_k if top_k is None else top_k
+        if problem := top_k_problem(top_k):  # per-call arguments are part of the question
+            raise QuestionError(f"top_k = {top_k!r} {problem}")
+        query, window, mask, mode = self._plan(question, mode, since, until, category,
+                                               question_dates)
+        if mask is not None and not mask.any():
+            return SearchResult([], window, query, mode)
+        depth = max(cfg.candidates, top_k * cfg.max_per_release * 2)
+        return SearchResult(self._ranked(query, mode, depth, mask, top_k, cfg.max_per_release),
+                            window, query, mode)
+
+    def search_deep(self, question: str, depth: int, *, max_per_release: int = 3,
+                    mode: str | None = None, since: dt.date | str | None = None,
+                    until: dt.date | str | None = None, category: str | None = None,
+                    question_dates: bool = True) -> SearchResult:
+        """Like :meth:`search`, but far beyond the top 100: each ranking (dense, BM25)
+        is read ``depth`` passages deep and up to ``depth`` merged spans are returned,
+        at most ``max_per_release`` of each release. For answers gathered from many
+        releases (``rag.query.collect``); filters are applied inside the search.
+
+        Raises:
+            QuestionError: as :meth:`search`, and depth outside 1-10000.
+        """
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 10000:
+            raise QuestionError(f"depth = {depth!r} must be between 1 and 10000")
+        query, window, mask, mode = self._plan(question, mode, since, until, category,
+                                               question_dates)
+        if mask is not None and not mask.any():
+            return SearchResult([], window, query, mode)
+        return SearchResult(self._ranked(query, mode, depth, mask, depth, max_per_release),
+                            window, query, mode)
+
+    def _plan(self, question: str, mode: str | None, since: dt.date | str | None,
+              until: dt.date | str | None, category: str | None, question_dates: bool
+              ) -> tuple[str, DateWindow | None, np.ndarray | None, str]:
+        """The query text, date window, passage mask and mode a search runs with."""
+        question = check_question(question)
+        cfg = self.config
         mode = mode or cfg.mode
-        for name, value, problem in (("top_k", top_k, top_k_problem(top_k)),
-                                     ("mode", mode, mode_problem(mode))):
-            if problem:  # per-call arguments are part of the question, not the config
-                raise QuestionError(f"{name} = {value!r} {problem}")
+        if problem := mode_problem(mode):
+            raise QuestionError(f"mode = {mode!r} {problem}")
         since = _day(since if since is not None else cfg.since, "since")
         until = _day(until if until is not None else cfg.until, "until")
         category = category if category is not None else cfg.category
@@ -258,10 +292,12 @@ class Retriever:
                 window = None
             if window is not None:
                 query = strip_date_expression(question, window) or question
-        mask = self._mask(window, category)
-        if mask is not None and not mask.any():
-            return SearchResult([], window, query, mode)
-        depth = max(cfg.candidates, top_k * cfg.max_per_release * 2)
+        return query, window, self._mask(window, category), mode
+
+    def _ranked(self, query: str, mode: str, depth: int, mask: np.ndarray | None,
+                top_k: int, max_per_release: int) -> list[Hit]:
+        """The first top_k spans of the mode's ranking, each ranking read depth deep."""
+        cfg = self.config
         if mode == "dense":
             rows, scores = self._dense(query, depth, mask)
         elif mode == "bm25":
@@ -271,10 +307,9 @@ class Retriever:
             bm25_rows, _ = self._bm25(query, depth, mask)
             rows, scores = reciprocal_rank_fusion(
                 [(dense_rows, cfg.dense_weight), (bm25_rows, cfg.bm25_weight)], cfg.rrf_k)
-        spans = merge_spans(rows, scores, self.passages, top_k, cfg.max_per_release)
-        hits = [self._hit(s.release, s.start, s.end, rank, s.score)
+        spans = merge_spans(rows, scores, self.passages, top_k, max_per_release)
+        return [self._hit(s.release, s.start, s.end, rank, s.score)
                 for rank, s in enumerate(spans, 1)]
-        return SearchResult(hits, window, query, mode)
 
     def retrieve(self, question: str, top_k: int | None = None, **filters: Any) -> list[Hit]:
         """The passages that best match the question, best first.

@@ -136,7 +136,8 @@ def respond(state: AppState, message: str, history: list[dict], since: str, unti
         if generate:
             yield from _respond_generated(index, turn.text, history, int(sources), filters, lead)
             return
-        answer = index.answer(turn.text, int(sources), **filters)
+        # No timeline view yet (issue 14): don't gather a collection the page won't show.
+        answer = index.answer(turn.text, int(sources), collect=False, **filters)
     except RagError as exc:
         yield history + [{"role": "assistant",
                           "content": lead + f"⚠️ {escape_markdown(str(exc))}"}], ""
