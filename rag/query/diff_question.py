@@ -64,6 +64,16 @@ _FILLER = re.compile(r"^(?:how|what|did|has|have|does|do|the|of|about|on)\b\s*|"
                      rf"\s*\b(?:{_CHANGE}|compare|compared)\b\s*$", re.IGNORECASE)
 
 
+_ASKS_CHANGE = re.compile(rf"\b(?:{_CHANGE}|compared?|comparison)\b", re.IGNORECASE)
+
+
+def asks_what_changed(question: str) -> bool:
+    """Whether a question asks how something changed ("How did ... change", "what
+    changed", "compared to"): it has a change word. Whether it names two windows is
+    for :func:`read_diff_question` to say."""
+    return bool(_ASKS_CHANGE.search(question))
+
+
 @dataclass(frozen=True)
 class DiffQuestion:
     """What a "what changed" question compares: a subject in two date windows."""

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..config import Config
-from ..errors import RagError
+from ..errors import QuestionError, RagError
 from ..index import store
 from ..index.build import build_index
 from ..index.staleness import check_staleness
 from ..model.embedder import Embedder
+from ..query.collection import Collection
+from ..query.diff import Diff
+from ..query.diff_question import DiffQuestion, asks_what_changed, read_diff_question
 from ..query.followup import rewrite
 from ..query.index import Index
 from .conversation import conversation_turn
+from .diff_view import CSS as DIFF_CSS
+from .timeline import CSS as TIMELINE_CSS, SORTS, timeline_html
+from .views import diff_panel, timeline_view
 from .render import (CSS, answer_markdown, answering_markdown, draft_markdown, escape_markdown,
                      generated_markdown, sources_html, status_markdown)
 
@@ -116,41 +124,116 @@ class AppState:
         return self.status()
 
 
+COLLECT_CHOICES = {"auto": None, "on": True, "off": False}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One step of a chat reply: the chat history, the Sources panel, and what the
+    other views show (None: nothing from this reply)."""
+
+    history: list[dict]
+    panel: str
+    collection: Collection | None = None
+    diff: Diff | None = None
+
+
 def respond(state: AppState, message: str, history: list[dict], since: str, until: str,
             category: str, mode: str, sources: float, generate: bool = False,
-            previous: str | None = None) -> Iterator[tuple[list[dict], str]]:
-    """Answer one chat message, yielding (history, sources panel) as the answer forms.
+            previous: str | None = None, collect: str = "auto"
+            ) -> Iterator[tuple[list[dict], str]]:
+    """Answer one chat message, yielding (history, sources panel) as the answer forms
+    (see :func:`respond_views`, which also yields the timeline and the diff)."""
+    for step in respond_views(state, message, history, since, until, category, mode,
+                              sources, generate, previous, collect):
+        yield step.history, step.panel
+
+
+def respond_views(state: AppState, message: str, history: list[dict], since: str,
+                  until: str, category: str, mode: str, sources: float,
+                  generate: bool = False, previous: str | None = None,
+                  collect: str = "auto") -> Iterator[Reply]:
+    """Answer one chat message, yielding a :class:`Reply` at each step as it forms.
 
     A follow-up of ``previous`` (the last question answered) is rewritten into a
     standalone question first (rag.query.followup), and the reply starts with it.
+    ``collect`` ("auto", "on", "off"): whether the answer gathers a timeline of every
+    release that answers (auto: for set and history questions). A question asking how
+    something changed between two windows ("How did ... change between 2022 and
+    2023?") is answered by a diff instead.
     """
     history = list(history or []) + [{"role": "user", "content": escape_markdown(message or "")}]
     turn = rewrite(message or "", previous)
     lead = answering_markdown(turn)
     index = state.index
     try:
+        if collect not in COLLECT_CHOICES:
+            raise QuestionError(f"collect = {collect!r} must be one of "
+                                f"{', '.join(COLLECT_CHOICES)}")
         filters = {"mode": mode, "since": (since or "").strip() or None,
                    "until": (until or "").strip() or None,
                    "category": None if category in ("", ALL_CATEGORIES) else category}
-        yield history + [{"role": "assistant", "content": lead + "*Searching the releases…*"}], ""
+        yield Reply(history + [{"role": "assistant",
+                                "content": lead + "*Searching the releases…*"}], "")
         if generate:
-            yield from _respond_generated(index, turn.text, history, int(sources), filters, lead)
+            for shown, panel in _respond_generated(index, turn.text, history, int(sources),
+                                                   filters, lead):
+                yield Reply(shown, panel)
             return
-        # No timeline view yet (issue 14): don't gather a collection the page won't show.
-        answer = index.answer(turn.text, int(sources), collect=False, **filters)
+        asked_diff = _diff_question(index, turn.text)
+        if asked_diff is not None:
+            found = index.diff(asked_diff.subject, asked_diff.window_a, asked_diff.window_b,
+                               mode=filters["mode"], category=filters["category"])
+            yield Reply(history + [{"role": "assistant", "content": lead + diff_reply(found)}],
+                        "", diff=found)
+            return
+        answer = index.answer(turn.text, int(sources), collect=COLLECT_CHOICES[collect],
+                              **filters)
     except RagError as exc:
-        yield history + [{"role": "assistant",
-                          "content": lead + f"⚠️ {escape_markdown(str(exc))}"}], ""
+        yield Reply(history + [{"role": "assistant",
+                                "content": lead + f"⚠️ {escape_markdown(str(exc))}"}], "")
         return
     panel = sources_html(answer)
+    timeline = timeline_reply(answer.collection) if answer.collection is not None else ""
     if answer.abstained:
-        yield history + [{"role": "assistant", "content": lead + answer_markdown(answer)}], panel
+        yield Reply(history + [{"role": "assistant",
+                                "content": lead + answer_markdown(answer) + timeline}],
+                    panel, answer.collection)
         return
     # Stream the reply quote by quote, as the answer is laid out.
     for shown in range(1, len(answer.quotes) + 1):
         partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
-        content = answer_markdown(partial, show_window=shown == len(answer.quotes))
-        yield history + [{"role": "assistant", "content": lead + content}], panel
+        last = shown == len(answer.quotes)
+        content = answer_markdown(partial, show_window=last) + (timeline if last else "")
+        yield Reply(history + [{"role": "assistant", "content": lead + content}], panel,
+                    answer.collection if last else None)
+
+
+def _diff_question(index: Index, question: str) -> DiffQuestion | None:
+    """The subject and windows of a question that asks how something changed between
+    two windows; None for any other question."""
+    if not asks_what_changed(question):
+        return None
+    try:
+        return read_diff_question(question, index.newest)
+    except QuestionError:
+        return None
+
+
+def timeline_reply(collection: Collection) -> str:
+    """The line under a reply that gathered a timeline: its count line, and where it is."""
+    return (f"\n\n*Timeline: {escape_markdown(collection.count_line)} — "
+            "the rows are under “Timeline” below.*")
+
+
+def diff_reply(diff: Diff) -> str:
+    """The chat reply to a "what changed" question: what was compared, the counts, and
+    where the sentences are."""
+    counts = ", ".join(f"{n} {status}" for status, n in diff.counts.items())
+    return (f"**What changed: {escape_markdown(diff.subject)}**, "
+            f"A: {escape_markdown(diff.window_a.describe())}, "
+            f"B: {escape_markdown(diff.window_b.describe())}\n\n"
+            f"{escape_markdown(counts)}; the sentences are under “What changed” below.")
 
 
 def _gradio():
@@ -231,27 +314,92 @@ def build_app(state: AppState):
                     generate = gr.Checkbox(False, label="Generate with my language model",
                                            visible=state.config.llm.enabled,
                                            elem_id="generate")
+                    collect = gr.Radio(list(COLLECT_CHOICES), value="auto",
+                                       label="Collect a timeline (auto: for set and history "
+                                             "questions)", elem_id="collect")
                 rebuild = gr.Button("Rebuild index", size="sm", elem_id="rebuild")
             with gr.Column(scale=2):
                 panel = gr.HTML(elem_id="sources")
+        with gr.Tabs(elem_id="views") as views:
+            with gr.Tab("Timeline", id="timeline", elem_id="timeline-tab"):
+                with gr.Row():
+                    sort = gr.Radio(SORTS, value="date", label="Sort by",
+                                    elem_id="timeline-sort", scale=3)
+                    timeline_csv = gr.DownloadButton("Download CSV", visible=False,
+                                                     elem_id="timeline-csv", scale=1)
+                    timeline_md = gr.DownloadButton("Download Markdown", visible=False,
+                                                    elem_id="timeline-md", scale=1)
+                timeline = gr.HTML(timeline_view(None).html, elem_id="timeline")
+            with gr.Tab("What changed", id="diff", elem_id="diff-tab"):
+                with gr.Row():
+                    subject = gr.Textbox(label="Subject (or a whole question)", scale=3,
+                                         placeholder="NATO battle groups", elem_id="diff-subject")
+                    window_a = gr.Textbox(label="Window A", placeholder="2022", elem_id="diff-a")
+                    window_b = gr.Textbox(label="Window B", placeholder="2023", elem_id="diff-b")
+                with gr.Row():
+                    compare = gr.Button("Compare", variant="primary", elem_id="compare")
+                    diff_csv = gr.DownloadButton("Download CSV", visible=False,
+                                                 elem_id="diff-csv")
+                    diff_md = gr.DownloadButton("Download Markdown", visible=False,
+                                                elem_id="diff-md")
+                diff_out = gr.HTML(diff_panel(None).html, elem_id="diff")
 
         # The last question answered in this session (rewritten, if it was a follow-up).
         previous = gr.State(None)
-        inputs = [question, chat, since, until, category, mode, sources, generate, previous]
+        # The collection the Timeline tab shows, kept to sort it again.
+        collection = gr.State(None)
+        inputs = [question, chat, since, until, category, mode, sources, generate, previous,
+                  collect, sort]
+        timeline_outputs = [timeline, collection, timeline_csv, timeline_md]
+        diff_outputs = [diff_out, diff_csv, diff_md]
+
+        def shown_timeline(found, order):
+            view = timeline_view(found, order)
+            return (view.html, found, gr.update(value=view.csv, visible=True),
+                    gr.update(value=view.markdown, visible=True))
+
+        def shown_diff(found):
+            view = diff_panel(found)
+            return (view.html, gr.update(value=view.csv, visible=True),
+                    gr.update(value=view.markdown, visible=True))
 
         def run(message, history, *rest):
-            *settings, before = rest
+            *settings, before, collecting, order = rest
             turn = conversation_turn(message, before)
-            for reply, sources_panel in respond(state, message, history, *settings,
-                                                previous=before):
-                yield reply, sources_panel, turn.previous, gr.update(visible=turn.editable)
+            for step in respond_views(state, message, history, *settings, previous=before,
+                                      collect=collecting):
+                # The tabs change only when a reply brings a timeline or a diff.
+                keep_timeline = (gr.skip(),) * len(timeline_outputs)
+                keep_diff = (gr.skip(),) * len(diff_outputs)
+                tab = gr.skip()
+                if step.collection is not None:
+                    keep_timeline, tab = shown_timeline(step.collection, order), \
+                        gr.Tabs(selected="timeline")
+                if step.diff is not None:
+                    keep_diff, tab = shown_diff(step.diff), gr.Tabs(selected="diff")
+                yield (step.history, step.panel, turn.previous,
+                       gr.update(visible=turn.editable), *keep_timeline, *keep_diff, tab)
 
+        def run_compare(what, a, b, retrieval, where):
+            try:
+                found = state.index.diff(
+                    what, (a or "").strip() or None, (b or "").strip() or None,
+                    mode=retrieval, category=None if where in ("", ALL_CATEGORIES) else where)
+            except RagError as exc:
+                return (f'<div class="diff error">⚠️ {html.escape(str(exc))}</div>',
+                        gr.update(visible=False), gr.update(visible=False))
+            return shown_diff(found)
+
+        outputs = [chat, panel, previous, edit, *timeline_outputs, *diff_outputs, views]
         for trigger in (ask.click, question.submit):
-            trigger(run, inputs, [chat, panel, previous, edit]).then(lambda: "", None, question)
+            trigger(run, inputs, outputs).then(lambda: "", None, question)
         edit.click(lambda asked: asked or "", previous, question).then(
             None, None, None, js="() => document.querySelector('#question textarea').focus()")
         clear.click(lambda: ([], "", None, gr.update(visible=False)), None,
                     [chat, panel, previous, edit])
+        sort.change(timeline_html, [collection, sort], timeline)
+        for trigger in (compare.click, subject.submit, window_a.submit, window_b.submit):
+            trigger(run_compare, [subject, window_a, window_b, mode, category], diff_outputs)
         rebuild.click(state.rebuild, None, status)
         gr.Timer(5).tick(state.status, None, status)
     return demo
@@ -268,7 +416,7 @@ def launch_options(config: Config) -> dict[str, Any]:
         "auth": (config.server.username, password) if password else None,
         "max_file_size": "1mb",  # the app takes no uploads; refuse big bodies early
         "theme": theme(),
-        "css": CSS,
+        "css": CSS + TIMELINE_CSS + DIFF_CSS,
         "show_error": False,
     }
 

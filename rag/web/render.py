@@ -104,11 +104,18 @@ def _passage_html(source: Source, answer: Answer) -> str:
     return "".join(parts).replace("\n\n", "<br><br>")
 
 
+def link_html(text: str, url: str) -> str:
+    """``text`` escaped, as a link to ``url`` when that is a web address (a release's url
+    comes from its file, so a ``javascript:`` one is shown as plain text)."""
+    if not url.startswith(("https://", "http://")):
+        return html.escape(text)
+    return (f'<a href="{html.escape(url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">{html.escape(text)}</a>')
+
+
 def _source_html(source: Source, answer: Answer) -> str:
     hit = source.hit
-    title = html.escape(hit.title)
-    link = (f'<a href="{html.escape(source.link, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">{title}</a>') if source.link else title
+    link = link_html(hit.title, source.link)
     return (f'<div class="source" data-number="{source.number}" '
             f'data-date="{hit.date.isoformat()}">'
             f'<div class="source-head"><span class="num">[{source.number}]</span> {link}</div>'
