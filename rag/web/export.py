@@ -62,10 +62,12 @@ def diff_csv(diff: Diff) -> str:
          *_sentence_fields(p.a), *_sentence_fields(p.b)] for p in diff.pairs])
 
 
-def markdown_text(text: str) -> str:
-    """Text shown literally in Markdown, on one line (for a table cell)."""
+def markdown_text(text: str, line_start: bool = False) -> str:
+    """Text shown literally in Markdown, on one line (for a table cell); with
+    ``line_start``, also what would start a heading or a list there ("# ", "1. ")."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    escaped = _BLOCK_START.sub(lambda m: f"{m[1]}{m[2] or ''}\\{m[3]}", escaped)
+    if line_start:
+        escaped = _BLOCK_START.sub(lambda m: f"{m[1]}{m[2] or ''}\\{m[3]}", escaped)
     return _LINE_BREAK.sub("<br>", escaped)
 
 
@@ -90,13 +92,13 @@ def collection_markdown(collection: Collection) -> str:
     """The timeline as Markdown: the question, the count line, the distinct items with
     how many releases name each, then a table (date, release linked, quote with the
     items in bold, items)."""
-    lines = [f"# {markdown_text(collection.question)}", "",
-             markdown_text(collection.count_line), ""]
+    lines = [f"# {markdown_text(collection.question, True)}", "",
+             markdown_text(collection.count_line, True), ""]
     if collection.date_window is not None:
         lines += [f"Dates: {markdown_text(collection.date_window.describe())}", ""]
     if collection.items:
         lines += ["## Items", ""]
-        lines += [f"- {markdown_text(i.text)}: {len(i.releases)} "
+        lines += [f"- {markdown_text(i.text, True)}: {len(i.releases)} "
                   f"release{'s' if len(i.releases) != 1 else ''}" for i in collection.items]
         lines.append("")
     lines += ["## Timeline", "", "| Date | Release | Quote | Items |", "|---|---|---|---|"]
@@ -120,7 +122,7 @@ def diff_markdown(diff: Diff) -> str:
         n = side.sentences_shown
         lines.append(f"- {side.label}: {markdown_text(side.describe())}, "
                      f"{n} sentence{'s' if n != 1 else ''}")
-    lines += ["", markdown_text(counts), ""]
+    lines += ["", markdown_text(counts, True), ""]
     lines += [f"> {markdown_text(note)}" for note in diff.notes]
     if diff.notes:
         lines.append("")
