@@ -241,3 +241,100 @@ def test_a_follow_up_is_answered_from_the_previous_question(page):
     page.wait_for_function("() => !document.querySelector('#chat').innerText.includes("
                            "'Answering')")
     assert not page.locator("#edit-question").is_visible()
+
+
+def _quotes_shown(page) -> list[str]:
+    return [t.strip().strip("“”") for t in
+            page.locator("#timeline tr.timeline-row td.quote").all_inner_texts()]
+
+
+def test_timeline_view_counts_sorts_and_exports(page, tmp_path):
+    """Issue 14: a set question brings its timeline: the count line above one row per
+    release (as many as the count says), sortable by title, exported as CSV."""
+    import csv
+    import re
+
+    ask(page, "Which states received major disaster declarations?")
+    page.wait_for_selector("#timeline .count-line", timeout=60000)
+    line = page.inner_text("#timeline .count-line")
+    shown = re.match(r"(\d+) releases matched; (\d+) name the states asked for", line)
+    assert shown, line
+    rows = page.locator("#timeline tr.timeline-row")
+    assert rows.count() == int(shown.group(2)) >= 5
+    assert f"Timeline: {line}" in page.inner_text("#chat")
+    dates = page.eval_on_selector_all("#timeline tr.timeline-row",
+                                      "els => els.map(e => e.dataset.date)")
+    assert dates == sorted(dates)
+    assert "Kansas" in page.inner_text("#timeline .timeline-items")
+    first = page.locator("#timeline tr.timeline-row").first
+    assert first.locator("td.quote strong").count() >= 1  # the item in bold
+    assert "#:~:text=" in first.locator("td.title a").get_attribute("href")
+    by_date = _quotes_shown(page)
+
+    page.click("#timeline-sort label:has-text('Title')")
+    page.wait_for_function(
+        "(d) => { const r = [...document.querySelectorAll('#timeline tr.timeline-row')];"
+        " return r.length && r.map(e => e.dataset.date).join() !== d; }",
+        arg=",".join(dates), timeout=30000)
+    titles = page.locator("#timeline tr.timeline-row td.title a").all_inner_texts()
+    assert titles == sorted(titles, key=str.casefold) and len(titles) == len(dates)
+    assert sorted(_quotes_shown(page)) == sorted(by_date)
+
+    with page.expect_download() as download:
+        page.click("#timeline-csv")
+    assert download.value.suggested_filename == "timeline.csv"
+    saved = tmp_path / "timeline.csv"
+    download.value.save_as(saved)
+    with open(saved, newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert [r["date"] for r in exported] == dates  # oldest first, as the timeline
+    assert [" ".join(r["text"].split()) for r in exported] == \
+        [" ".join(t.split()) for t in by_date]
+    assert all(r["link"].startswith("https://www.whitehouse.gov/") and "#:~:text=" in r["link"]
+               for r in exported)
+    assert any("Kansas" in r["items"].split("; ") for r in exported)
+
+
+def test_diff_view_compares_two_windows_and_exports(page, tmp_path):
+    """The What-changed tab: a subject and two windows give kept/reworded/dropped/new
+    rows, as many as the counts say, each side dated and linked; Markdown export."""
+    import re
+
+    page.click("#diff-tab-button")
+    page.fill("#diff-subject textarea, #diff-subject input", "sanctions on Russia")
+    page.fill("#diff-a textarea, #diff-a input", "February 2022")
+    page.fill("#diff-b textarea, #diff-b input", "March 2022")
+    page.click("#compare")
+    page.wait_for_selector("#diff .diff-counts", timeout=60000)
+    counts = dict((s, int(n)) for n, s in
+                  re.findall(r"(\d+) (kept|reworded|dropped|new)",
+                             page.inner_text("#diff .diff-counts")))
+    statuses = page.eval_on_selector_all("#diff tr.diff-row",
+                                         "els => els.map(e => e.dataset.status)")
+    assert statuses and {s: statuses.count(s) for s in counts} == counts
+    a_dates = page.eval_on_selector_all("#diff tr.diff-row td.side:nth-child(2)[data-date]",
+                                        "els => els.map(e => e.dataset.date)")
+    b_dates = page.eval_on_selector_all("#diff tr.diff-row td.side:nth-child(3)[data-date]",
+                                        "els => els.map(e => e.dataset.date)")
+    assert a_dates and all(d.startswith("2022-02") for d in a_dates)
+    assert b_dates and all(d.startswith("2022-03") for d in b_dates)
+    assert page.locator("#diff tr.diff-row td.side a").count() == len(a_dates) + len(b_dates)
+
+    with page.expect_download() as download:
+        page.click("#diff-md")
+    saved = tmp_path / "diff.md"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith("# What changed: sanctions on Russia\n")
+    assert sum(line.startswith(f"| {s} |") for line in text.splitlines()
+               for s in counts) == len(statuses)
+
+    # The same from the chat: the question is answered by a diff, and the tab shows it.
+    page.click("#timeline-tab-button")
+    page.fill("#question textarea", "How did the description of sanctions on Russia change "
+                                    "between February and March 2022?")
+    page.click("#ask")
+    page.wait_for_function("() => document.querySelector('#chat').innerText"
+                           ".includes('What changed: sanctions on Russia')", timeout=60000)
+    assert page.get_attribute("#diff-tab-button", "aria-selected") == "true"
+    assert page.locator("#diff tr.diff-row").count() == len(statuses)

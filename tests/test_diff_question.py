@@ -76,3 +76,16 @@ def test_read_window(text, since, until):
 def test_unreadable_window_names_the_side_and_the_value(text, message):
     with pytest.raises(QuestionError, match=message):
         read_window(text, TODAY, "B")
+
+
+def test_a_question_asks_what_changed_by_its_change_word():
+    from rag.query.diff_question import asks_what_changed
+
+    for question in ("How did the description of X change between 2022 and 2023?",
+                     "What changed in the talk about tariffs?",
+                     "How has the framing of inflation evolved?",
+                     "NATO in 2022 compared to 2023"):
+        assert asks_what_changed(question), question
+    for question in ("Which countries received new battle groups?",
+                     "Who was nominated to the Federal Reserve Board in 2022?"):
+        assert not asks_what_changed(question), question
