@@ -115,6 +115,7 @@ def test_date_window_filters_inside_the_search(index):
     assert [r.release_id.rsplit("/", 1)[-1] for r in collection.rows] == ["poland.md"]
     assert collection.date_window.since.isoformat() == "2022-06-01"
     assert _count(collection.count_line) == 1
+    assert "; 1 names the countries asked for" in collection.count_line  # singular verb
 
 
 def test_no_release_in_the_window_gives_an_empty_collection(index):

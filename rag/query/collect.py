@@ -272,7 +272,9 @@ def _items(rows: list[Row], kind: str | None) -> list[Item]:
 
 def _count_line(matched: int, rows: list[Row], items: list[Item], kind: str | None,
                 query: str) -> str:
-    what = "answer the question" if kind in (None, "month") else f"name {_asked_for(query)}"
+    verb = "answers" if len(rows) == 1 else "answer"
+    what = f"{verb} the question" if kind in (None, "month") else \
+        f"{'names' if len(rows) == 1 else 'name'} {_asked_for(query)}"
     line = f"{matched} release{'s' if matched != 1 else ''} matched; {len(rows)} {what}"
     if items:
         unit = "month" if kind == "month" else "distinct item"
