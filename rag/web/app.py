@@ -286,17 +286,3 @@ def launch_options(config: Config) -> dict[str, Any]:
         "css": CSS + TIMELINE_CSS + DIFF_CSS,
         "show_error": False,
     }
-
-
-def serve(config: Config, embedder: Embedder, host: str | None = None,
-          port: int | None = None) -> None:
-    """Build the index if needed, then serve the app until interrupted."""
-    state = AppState(config, ensure_index(config, embedder))
-    options = launch_options(config)
-    options["server_name"] = host or options["server_name"]
-    options["server_port"] = port or options["server_port"]
-    demo = build_app(state)
-    # A bounded queue: past 64 waiting questions, new ones are refused at once rather
-    # than piling up; two answer at a time (the machine's cores).
-    demo.queue(max_size=64, default_concurrency_limit=2)
-    demo.launch(**options)
