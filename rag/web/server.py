@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..config import Config
+from ..index.staleness import SeenFiles
 from ..model.embedder import Embedder
 from . import api
 from .app import AppState, _gradio, build_app, ensure_index, launch_options
@@ -54,7 +55,8 @@ def serve(config: Config, embedder: Embedder, host: str | None = None,
 
     host = host or config.server.host
     port = port or config.server.port
-    state = AppState(config, ensure_index(config, embedder))
+    seen: SeenFiles = {}  # the start-up staleness check's findings, for the status line
+    state = AppState(config, ensure_index(config, embedder, seen), seen)
     app = server_app(state, config)
     print(f"Serving on http://{host}:{port}/ (the page; JSON: POST /api/ask, "
           "POST /api/search)", file=sys.stderr, flush=True)
