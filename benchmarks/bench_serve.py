@@ -1,4 +1,5 @@
-"""Benchmark the web app over HTTP: concurrent users asking through its Gradio API.
+"""Benchmark the web app over HTTP: concurrent users asking through its Gradio API
+(the page's chat handler) or its JSON API (``POST /api/ask``), or both.
 
 Starts ``python app.py --config FILE --host 127.0.0.1 --port P`` as a subprocess (on a
 free loopback port unless ``--port`` is given), waits until its page answers, and stops
@@ -8,6 +9,13 @@ default 1,4,16), that many client threads, each with its own ``gradio_client.Cli
 over the clients, cycling through a fixed list of 20 questions about Feb-Mar 2022
 releases) through the chat endpoint the Ask button uses (found with ``view_api``), and
 wait for each job's final output.
+
+``--paths api`` (or ``--api``) has each user instead keep one HTTP connection to the
+same app and ``POST /api/ask`` ``{"question": ...}``; ``--paths gradio,api`` measures
+both, one after the other, against the same app process, each with its own baseline
+(and the load averages around it, as the machine is shared). An API answer counts as
+answered on HTTP 200, and differs when its JSON is not the in-process
+``Answer.to_dict()``; it has no "first update" and no queue rank.
 
 A request counts as answered only when its final chat history ends with an assistant
 message that is neither the "Searching the releases…" placeholder nor a ⚠️ error line;
@@ -39,6 +47,7 @@ Commands (from the repository root)::
 
     .venv/bin/python benchmarks/bench_serve.py                    # rag.yaml, 1,4,16 users
     .venv/bin/python benchmarks/bench_serve.py --users 1,2,8 --questions 80 --json
+    .venv/bin/python benchmarks/bench_serve.py --paths gradio,api  # the page, then the API
 
 The index named by the config must be built and up to date (``rag index``): the app
 would otherwise rebuild it on start, so the benchmark refuses instead. If the app asks

@@ -274,3 +274,14 @@ def test_many_at_once_over_http_all_answer_as_in_process(live_url, state):
     status, body = _post(live_url + "/api/search", {"question": "oil", "top_k": 0})
     assert status == 400 and body == {"error": "POST /api/search: top_k = 0 must be "
                                                "between 1 and 100"}
+
+
+def test_the_page_queue_answers_one_per_worker_and_polls_gently(state, config):
+    from rag.web import server
+
+    app = server_app(state, config, workers=3)
+    blocks = next(route.app.get_blocks() for route in app.routes
+                  if hasattr(getattr(route, "app", None), "get_blocks"))
+    assert blocks._queue.default_concurrency_limit == 3
+    assert blocks._queue.max_size == server.QUEUE_SIZE
+    assert blocks._queue.sleep_when_free == server.QUEUE_POLL_S

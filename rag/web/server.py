@@ -13,6 +13,7 @@ from . import api
 from .app import AppState, _gradio, build_app, ensure_index, launch_options
 
 QUEUE_SIZE = 64  # questions waiting in the page's queue; past it, refused at once
+QUEUE_POLL_S = 0.01  # seconds between the idle queue's looks for work (Gradio's: 0.001)
 
 
 def default_workers() -> int:
@@ -40,6 +41,11 @@ def server_app(state: AppState, config: Config, workers: int | None = None):
     api.add_routes(app, state, config.server.username, config.server.password, workers)
     demo = build_app(state)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=workers)
+    # Gradio's queue looks for work every 1 ms when it has none (or every slot is busy):
+    # 11% of a core with the app idle, taken from the answers under load. Every 10 ms
+    # costs 3% and at most 10 ms before an answer starts (benchmarks/RESULTS.md).
+    if hasattr(demo._queue, "sleep_when_free"):
+        demo._queue.sleep_when_free = QUEUE_POLL_S
     options = launch_options(config)
     return gr.mount_gradio_app(
         app, demo, path="/", server_name=options["server_name"],
