@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -61,6 +62,7 @@ def serve(config: Config, embedder: Embedder, host: str | None = None,
 
     host = host or config.server.host
     port = port or config.server.port
+    config = config.replace(server=dataclasses.replace(config.server, host=host, port=port))
     seen: SeenFiles = {}  # the start-up staleness check's findings, for the status line
     state = AppState(config, ensure_index(config, embedder, seen), seen)
     app = server_app(state, config)
