@@ -1,4 +1,5 @@
-"""Benchmark the web app over HTTP: concurrent users asking through its Gradio API.
+"""Benchmark the web app over HTTP: concurrent users asking through its Gradio API
+(the page's chat handler) or its JSON API (``POST /api/ask``), or both.
 
 Starts ``python app.py --config FILE --host 127.0.0.1 --port P`` as a subprocess (on a
 free loopback port unless ``--port`` is given), waits until its page answers, and stops
@@ -8,6 +9,13 @@ default 1,4,16), that many client threads, each with its own ``gradio_client.Cli
 over the clients, cycling through a fixed list of 20 questions about Feb-Mar 2022
 releases) through the chat endpoint the Ask button uses (found with ``view_api``), and
 wait for each job's final output.
+
+``--paths api`` (or ``--api``) has each user instead keep one HTTP connection to the
+same app and ``POST /api/ask`` ``{"question": ...}``; ``--paths gradio,api`` measures
+both, one after the other, against the same app process, each with its own baseline
+(and the load averages around it, as the machine is shared). An API answer counts as
+answered on HTTP 200, and differs when its JSON is not the in-process
+``Answer.to_dict()``; it has no "first update" and no queue rank.
 
 A request counts as answered only when its final chat history ends with an assistant
 message that is neither the "Searching the releases…" placeholder nor a ⚠️ error line;
@@ -39,6 +47,7 @@ Commands (from the repository root)::
 
     .venv/bin/python benchmarks/bench_serve.py                    # rag.yaml, 1,4,16 users
     .venv/bin/python benchmarks/bench_serve.py --users 1,2,8 --questions 80 --json
+    .venv/bin/python benchmarks/bench_serve.py --paths gradio,api  # the page, then the API
 
 The index named by the config must be built and up to date (``rag index``): the app
 would otherwise rebuild it on start, so the benchmark refuses instead. If the app asks
@@ -50,16 +59,19 @@ failed (or the app would not start), 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
+import http.client
 import json
 import os
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 # Before gradio_client is imported: its Client reads this to decide on telemetry.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -271,8 +283,82 @@ def ask(client, endpoint: str, question: str, inputs: Sequence[Any]) -> Outcome:
                    queue_rank=rank)
 
 
-def run_level(url: str, auth: tuple[str, str] | None, endpoint: str, inputs: Sequence[Any],
-              users: int, count: int, app_pid: int) -> Level:
+class ApiClient:
+    """One program using the JSON API: a kept-alive HTTP connection to ``POST /api/ask``."""
+
+    def __init__(self, url: str, auth: tuple[str, str] | None):
+        parts = urllib.parse.urlsplit(url)
+        self._address = (parts.hostname, parts.port)
+        self._headers = {"Content-Type": "application/json"}
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+        self._conn = http.client.HTTPConnection(*self._address, timeout=REQUEST_TIMEOUT)
+
+    def ask(self, question: str) -> dict[str, Any]:
+        """The answer's JSON (raises on anything but HTTP 200)."""
+        try:
+            self._conn.request("POST", "/api/ask", json.dumps({"question": question}),
+                               self._headers)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()  # reconnect on the next request
+            raise
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status}: {body[:160]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def api_reply(data: dict[str, Any]) -> str:
+    """An answer's JSON, canonical, to compare the API's with ``to_dict()`` in-process."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def ask_api(client: ApiClient, question: str) -> Outcome:
+    """One question through ``POST /api/ask``; latency is request sent to body read."""
+    started = time.perf_counter()
+    try:
+        text = api_reply(client.ask(question))
+    except Exception as exc:  # any failure is one failed request, not the end of the run
+        return Outcome(question, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
+                       error=f"{type(exc).__name__}: {exc}"[:200])
+    return Outcome(question, ok=True, latency_ms=(time.perf_counter() - started) * 1000,
+                   text=text)
+
+
+@dataclass(frozen=True)
+class Path_:
+    """One way into the app: how a user connects, asks, and what the in-process answer
+    looks like on that path (to count differing answers)."""
+
+    name: str                                   # "gradio" or "api"
+    endpoint: str
+    connect: Callable[[], Any]
+    ask: Callable[[Any, str], Outcome]
+    reply: Callable[[Any], str]                 # in-process Answer -> the path's text
+
+
+def gradio_path(url: str, auth: tuple[str, str] | None, inputs: Sequence[Any]) -> Path_:
+    """The page's chat handler through ``gradio_client`` (its endpoint found once)."""
+    probe = connect(url, auth)
+    try:
+        endpoint = chat_endpoint(probe)
+    finally:
+        probe.close()
+    return Path_("gradio", endpoint, lambda: connect(url, auth),
+                 lambda client, q: ask(client, endpoint, q, inputs), answer_markdown)
+
+
+def api_path(url: str, auth: tuple[str, str] | None) -> Path_:
+    return Path_("api", "POST /api/ask", lambda: ApiClient(url, auth), ask_api,
+                 lambda answer: api_reply(json.loads(json.dumps(answer.to_dict()))))
+
+
+def run_level(path: Path_, users: int, count: int, app_pid: int) -> Level:
     """``users`` client threads ask ``count`` questions in all, dealt round-robin.
 
     Every client connects first; then all start together and the wall time runs from
@@ -288,7 +374,7 @@ def run_level(url: str, auth: tuple[str, str] | None, endpoint: str, inputs: Seq
     def client_thread(user: int) -> None:
         mine = range(user, count, users)
         try:
-            client = connect(url, auth)
+            client = path.connect()
         except Exception as exc:
             for j in mine:
                 outcomes[j] = failed(j, f"connect: {type(exc).__name__}: {exc}"[:200])
@@ -302,7 +388,7 @@ def run_level(url: str, auth: tuple[str, str] | None, endpoint: str, inputs: Seq
                 if time.monotonic() > deadline:
                     outcomes[j] = failed(j, f"not sent: level over {LEVEL_TIMEOUT:g} s")
                 else:
-                    outcomes[j] = ask(client, endpoint, QUESTIONS[j % len(QUESTIONS)], inputs)
+                    outcomes[j] = path.ask(client, QUESTIONS[j % len(QUESTIONS)])
         finally:
             client.close()
 
@@ -329,8 +415,7 @@ def run_level(url: str, auth: tuple[str, str] | None, endpoint: str, inputs: Seq
 
 # --- baseline --------------------------------------------------------------------------
 
-def run_baseline(index: rag.Index, client, endpoint: str, inputs: Sequence[Any],
-                 count: int) -> Baseline:
+def run_baseline(index: rag.Index, path: Path_, count: int) -> Baseline:
     """Answer the benchmark's questions in-process and over HTTP, alternately.
 
     Question j is answered by both, back to back, in-process first for even j and HTTP
@@ -351,27 +436,32 @@ def run_baseline(index: rag.Index, client, endpoint: str, inputs: Sequence[Any],
             inprocess.append(ms)
             if question not in replies:
                 abstained += answer.abstained
-            replies[question] = answer_markdown(answer)
+            replies[question] = path.reply(answer)
 
-        for question in QUESTIONS[:WARMUP]:
-            worker.submit(index.answer, question).result(timeout=REQUEST_TIMEOUT)
-            ask(client, endpoint, question, inputs)
-        for j in range(count):
-            question = QUESTIONS[j % len(QUESTIONS)]
-            if j % 2 == 0:
-                local(question)
-                http.append(ask(client, endpoint, question, inputs))
-            else:
-                http.append(ask(client, endpoint, question, inputs))
-                local(question)
+        client = path.connect()
+        try:
+            for question in QUESTIONS[:WARMUP]:
+                worker.submit(index.answer, question).result(timeout=REQUEST_TIMEOUT)
+                path.ask(client, question)
+            for j in range(count):
+                question = QUESTIONS[j % len(QUESTIONS)]
+                if j % 2 == 0:
+                    local(question)
+                    http.append(path.ask(client, question))
+                else:
+                    http.append(path.ask(client, question))
+                    local(question)
+        finally:
+            client.close()
     return Baseline(tuple(inprocess), tuple(http), replies, abstained)
 
 
 # --- the run ---------------------------------------------------------------------------
 
 def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
-              port: int | None) -> dict[str, Any]:
-    """Start the app, measure the baseline and every level, stop the app.
+              port: int | None, paths: Sequence[str] = ("gradio",)) -> dict[str, Any]:
+    """Start the app, measure each path (``gradio``: the page's chat handler; ``api``:
+    ``POST /api/ask``): its baseline, then every level; stop the app.
 
     Raises:
         RagError: the config or index cannot be loaded.
@@ -390,45 +480,55 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
     auth = (config.server.username, password) if password else None
     port = port or free_port()
     url = f"http://{HOST}:{port}/"
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
+    measured = []
 
     with tempfile.TemporaryFile(prefix="bench-serve-app-") as log:
         app = start_app(config_path, port, log)
         try:
             startup = wait_until_up(url, app, START_TIMEOUT)
-            probe = connect(url, auth)
-            try:
-                endpoint = chat_endpoint(probe)
-                check = ask(probe, endpoint, QUESTIONS[0], inputs)
+            for name in paths:
+                path = gradio_path(url, auth, inputs) if name == "gradio" \
+                    else api_path(url, auth)
+                probe = path.connect()
+                try:
+                    check = path.ask(probe, QUESTIONS[0])
+                finally:
+                    probe.close()
                 if not check.ok:
-                    raise BenchError(f"first request failed: {check.error}")
-                baseline = run_baseline(index, probe, endpoint, inputs, count)
-            finally:
-                probe.close()
-            levels = [run_level(url, auth, endpoint, inputs, users, count, app.pid)
-                      for users in user_levels]
+                    raise BenchError(f"{name}: first request failed: {check.error}")
+                path_load = os.getloadavg()
+                baseline = run_baseline(index, path, count)
+                levels = [run_level(path, users, count, app.pid) for users in user_levels]
+                base = baseline.figures()
+                measured.append({
+                    "path": name, "endpoint": path.endpoint,
+                    "load_before": [round(x, 2) for x in path_load],
+                    "load_after": [round(x, 2) for x in os.getloadavg()],
+                    "baseline": base,
+                    "levels": [level.figures(base["inprocess_p50_ms"], baseline.replies)
+                               for level in levels]})
         except AppError as exc:
             raise BenchError(f"{exc}\n--- app output (last lines) ---\n{log_tail(log)}") \
                 from None
         finally:
             stop_app(app)
 
-    base = baseline.figures()
     return {
-        "config": str(config_path), "url": url, "endpoint": endpoint,
+        "config": str(config_path), "url": url,
         "model": f"{index.embedder.info.id} ({index.embedder.info.precision})",
         "cpus": os.cpu_count(), "startup_s": round(startup, 1),
-        "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
         "questions_per_level": count,
-        "baseline": base,
-        "levels": [level.figures(base["inprocess_p50_ms"], baseline.replies)
-                   for level in levels],
+        "paths": measured,
     }
 
 
 def failures(result: dict[str, Any]) -> int:
-    """Failed HTTP requests in the whole run, baseline included."""
-    return result["baseline"]["http_failed"] + sum(lv["failed"] for lv in result["levels"])
+    """Failed HTTP requests in the whole run, baselines included."""
+    return sum(p["baseline"]["http_failed"] + sum(lv["failed"] for lv in p["levels"])
+               for p in result["paths"])
 
 
 COLUMNS = (  # (key, header, width)
@@ -441,35 +541,52 @@ COLUMNS = (  # (key, header, width)
 )
 
 
+def _loads(values: Sequence[float]) -> str:
+    return " / ".join(f"{v:g}" for v in values) + " (1 / 5 / 15 min)"
+
+
 def report_text(r: dict[str, Any]) -> str:
-    b = r["baseline"]
     lines = [
-        f"app: {r['url']} (config {r['config']}, endpoint {r['endpoint']}, "
-        f"up in {r['startup_s']} s)",
+        f"app: {r['url']} (config {r['config']}, up in {r['startup_s']} s)",
         f"model: {r['model']}",
         f"cpus: {r['cpus']}",
-        f"load average before: {r['load_before']}",
-        f"load average after: {r['load_after']}",
-        f"baseline questions: {b['requests']} ({b['distinct']} distinct, "
-        f"{b['abstained']} abstained)",
-        f"baseline in-process answer() p50 / p95 ms: {b['inprocess_p50_ms']} / "
-        f"{b['inprocess_p95_ms']}",
-        f"baseline HTTP, 1 client, interleaved p50 / p95 ms: {b['http_p50_ms']} / "
-        f"{b['http_p95_ms']} (failed {b['http_failed']}, differing {b['http_differing']})",
-        f"baseline ratio HTTP / in-process p50: {b['http_vs_inprocess_p50']}",
-        f"baseline added by HTTP, paired, p50 ms: {b['added_p50_ms']}",
-        "",
-        " ".join(f"{header:>{width}}" for _, header, width in COLUMNS),
+        f"load average before: {_loads(r['load_before'])}",
+        f"load average after: {_loads(r['load_after'])}",
     ]
-    for lv in r["levels"]:
-        lines.append(" ".join(f"{'-' if lv[key] is None else lv[key]:>{width}}"
-                              for key, _, width in COLUMNS))
-    for error in b["errors"]:
-        lines.append(f"baseline HTTP failed: {error}")
-    for lv in r["levels"]:
-        for error in lv["errors"]:
-            lines.append(f"{lv['users']} users, failed: {error}")
+    for p in r["paths"]:
+        b = p["baseline"]
+        lines += [
+            "",
+            f"== path: {p['path']} ({p['endpoint']}); load average "
+            f"{_loads(p['load_before'])} -> {_loads(p['load_after'])}",
+            f"baseline questions: {b['requests']} ({b['distinct']} distinct, "
+            f"{b['abstained']} abstained)",
+            f"baseline in-process answer() p50 / p95 ms: {b['inprocess_p50_ms']} / "
+            f"{b['inprocess_p95_ms']}",
+            f"baseline HTTP, 1 client, interleaved p50 / p95 ms: {b['http_p50_ms']} / "
+            f"{b['http_p95_ms']} (failed {b['http_failed']}, differing {b['http_differing']})",
+            f"baseline ratio HTTP / in-process p50: {b['http_vs_inprocess_p50']}",
+            f"baseline added by HTTP, paired, p50 ms: {b['added_p50_ms']}",
+            "",
+            " ".join(f"{header:>{width}}" for _, header, width in COLUMNS),
+        ]
+        for lv in p["levels"]:
+            lines.append(" ".join(f"{'-' if lv[key] is None else lv[key]:>{width}}"
+                                  for key, _, width in COLUMNS))
+        for error in b["errors"]:
+            lines.append(f"baseline HTTP failed: {error}")
+        for lv in p["levels"]:
+            for error in lv["errors"]:
+                lines.append(f"{lv['users']} users, failed: {error}")
     return "\n".join(lines)
+
+
+def _paths(value: str) -> list[str]:
+    """argparse type: ``gradio``, ``api`` or both, comma-separated."""
+    paths = [part.strip() for part in value.split(",") if part.strip()]
+    if not paths or any(p not in ("gradio", "api") for p in paths):
+        raise argparse.ArgumentTypeError(f"{value!r} must be gradio, api or gradio,api")
+    return paths
 
 
 def _user_levels(value: str) -> list[int]:
@@ -495,6 +612,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="requests per level, spread over its users, and in the "
                              "baseline (default 40)")
     parser.add_argument("--port", type=int, help="port for the app (default: a free one)")
+    parser.add_argument("--paths", type=_paths, default=["gradio"],
+                        help="what the users go through: gradio (the page's chat handler, "
+                             "the default), api (POST /api/ask) or gradio,api (both, one "
+                             "after the other, against the same app)")
+    parser.add_argument("--api", dest="paths", action="store_const", const=["api"],
+                        help="the same as --paths api")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
@@ -506,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: config file {config} does not exist", file=sys.stderr)
         return 1
     try:
-        result = benchmark(config, args.users, args.questions, args.port)
+        result = benchmark(config, args.users, args.questions, args.port, args.paths)
     except (rag.RagError, AppError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -367,7 +367,7 @@ def _eval_typed(args: argparse.Namespace, index, modes: list[str]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .web.app import serve
+    from .web.server import serve
 
     config = _config(args)
     serve(config, _embedder(config), host=args.host, port=args.port)

@@ -112,3 +112,20 @@ def test_respond_streams_the_draft_then_the_checked_reply(config, embedder):
 
 def test_generate_checkbox_is_hidden_without_a_model(state):
     assert not _generate_box(build_app(state)).visible
+
+
+def test_the_status_line_parses_a_touched_file_once(state, seeds, monkeypatch):
+    import os
+
+    from rag.index import staleness
+
+    parsed = []
+    real = staleness.read_release
+    monkeypatch.setattr(staleness, "read_release",
+                        lambda path, root: parsed.append(path.name) or real(path, root))
+    nato = seeds / "statements-releases/2022-03/nato.md"
+    os.utime(nato, ns=(1, 1))  # touched: same content, another stamp
+    assert "⚠️" not in state.status() and "⚠️" not in state.status()
+    assert parsed == ["nato.md"]  # the second check only stat'ed it
+    nato.write_text(nato.read_text() + "\nA new paragraph.\n")
+    assert "\\(1 changed\\)" in state.status() and parsed == ["nato.md", "nato.md"]

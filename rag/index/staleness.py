@@ -28,12 +28,22 @@ class Staleness:
         return ", ".join(parts)
 
 
-def check_staleness(manifest: Manifest, seeds: Path) -> Staleness:
+# A file's stamp -> its content hash, or None when it is not a usable release.
+SeenFiles = dict[str, tuple[tuple[int, int], str | None]]
+
+
+def check_staleness(manifest: Manifest, seeds: Path, seen: SeenFiles | None = None
+                    ) -> Staleness:
     """Compare the seeds folder with an index manifest.
 
     Files whose size and modification time match the manifest are taken as
     unchanged; the others are parsed and compared by content hash, so a `touch`
     alone does not make the index stale.
+
+    Args:
+        seen: what earlier checks found by parsing (release id -> stamp and content
+            hash), kept by a caller that checks again and again (the web app's status
+            line): a file whose stamp it matches is not parsed again. Updated in place.
     """
     seeds = Path(seeds)
     indexed, skipped = manifest.releases, manifest.skipped
@@ -51,9 +61,17 @@ def check_staleness(manifest: Manifest, seeds: Path) -> Staleness:
         entry = indexed.get(rid) or skipped.get(rid)
         if entry is not None and entry.stamp == stamp:
             continue
-        try:
-            release = read_release(path, seeds)
-        except RagError:
+        known = seen.get(rid) if seen is not None else None
+        if known is not None and known[0] == stamp:
+            content_hash = known[1]
+        else:
+            try:
+                content_hash = read_release(path, seeds).content_hash
+            except RagError:
+                content_hash = None
+            if seen is not None:
+                seen[rid] = (stamp, content_hash)
+        if content_hash is None:
             if rid in indexed:
                 changed.append(rid)  # was good, now bad: the next build drops it
             elif rid not in skipped:
@@ -61,7 +79,7 @@ def check_staleness(manifest: Manifest, seeds: Path) -> Staleness:
             continue
         if rid not in indexed:
             added.append(rid)
-        elif indexed[rid].hash != release.content_hash:
+        elif indexed[rid].hash != content_hash:
             changed.append(rid)
     removed = sorted(set(indexed) - present)
     return Staleness(sorted(added), sorted(changed), removed)

@@ -13,7 +13,7 @@ from ..config import Config
 from ..errors import RagError
 from ..index import store
 from ..index.build import build_index
-from ..index.staleness import check_staleness
+from ..index.staleness import SeenFiles, check_staleness
 from ..model.embedder import Embedder
 from ..query.index import Index
 from .conversation import conversation_turn
@@ -35,14 +35,15 @@ EXAMPLES = [
 ]
 
 
-def ensure_index(config: Config, embedder: Embedder) -> Index:
+def ensure_index(config: Config, embedder: Embedder, seen: SeenFiles | None = None) -> Index:
     """Load the index, building or updating it first when missing, stale or mismatched.
 
-    Progress goes to the terminal (stderr).
+    Progress goes to the terminal (stderr). ``seen`` keeps what the staleness check
+    parsed, for the status line's later checks (see ``check_staleness``).
     """
     try:
         manifest = store.read_manifest(store.resolve(config.index))
-        stale = check_staleness(manifest, config.seeds)
+        stale = check_staleness(manifest, config.seeds, seen)
         if not stale.stale:
             return Index.load(config.index, embedder, config)
         why = f"index is stale ({stale.describe()} release files)"
@@ -61,12 +62,16 @@ class AppState:
     until the new one is loaded and swapped in under the lock.
     """
 
-    def __init__(self, config: Config, index: Index):
+    def __init__(self, config: Config, index: Index, seen: SeenFiles | None = None):
         self.config = config
         self._index = index
         self._lock = threading.Lock()
         self._building = False
         self.last_build = ""
+        # The status line checks the seeds folder every few seconds per open page; what
+        # it parsed once is kept, so later checks only stat the files (a full corpus
+        # whose files were all touched took ~78 s to parse, every time).
+        self._seen: SeenFiles = {} if seen is None else seen
 
     @property
     def index(self) -> Index:
@@ -77,7 +82,7 @@ class AppState:
         if self._building:
             return "Rebuilding the index; answers come from the current one until it is done."
         try:
-            stale = self.index.staleness(self.config.seeds)
+            stale = check_staleness(self.index.manifest, self.config.seeds, self._seen)
         except OSError as exc:
             return f"cannot check {self.config.seeds}: {exc}"
         if stale.stale:
@@ -258,17 +263,23 @@ def build_app(state: AppState):
             return shown_diff(found)
 
         outputs = [chat, panel, previous, edit, *timeline_outputs, *diff_outputs, views]
+        # Only answers (and comparisons) take the queue's slots, one per core: the small
+        # steps around them skip the queue, and the status line, whose staleness check
+        # reads the seeds folder, has a slot of its own, so none waits behind answers
+        # or holds one up.
         for trigger in (ask.click, question.submit):
-            trigger(run, inputs, outputs).then(lambda: "", None, question)
-        edit.click(lambda asked: asked or "", previous, question).then(
+            trigger(run, inputs, outputs).then(lambda: "", None, question, queue=False)
+        edit.click(lambda asked: asked or "", previous, question, queue=False).then(
             None, None, None, js="() => document.querySelector('#question textarea').focus()")
         clear.click(lambda: ([], "", None, gr.update(visible=False)), None,
-                    [chat, panel, previous, edit])
+                    [chat, panel, previous, edit], queue=False)
         sort.change(timeline_html, [collection, sort], timeline)
         for trigger in (compare.click, subject.submit, window_a.submit, window_b.submit):
             trigger(run_compare, [subject, window_a, window_b, mode, category], diff_outputs)
-        rebuild.click(state.rebuild, None, status)
-        gr.Timer(5).tick(state.status, None, status)
+        rebuild.click(state.rebuild, None, status, concurrency_id="status",
+                      concurrency_limit=1)
+        gr.Timer(5).tick(state.status, None, status, concurrency_id="status",
+                         concurrency_limit=1)
     return demo
 
 
@@ -286,17 +297,3 @@ def launch_options(config: Config) -> dict[str, Any]:
         "css": CSS + TIMELINE_CSS + DIFF_CSS,
         "show_error": False,
     }
-
-
-def serve(config: Config, embedder: Embedder, host: str | None = None,
-          port: int | None = None) -> None:
-    """Build the index if needed, then serve the app until interrupted."""
-    state = AppState(config, ensure_index(config, embedder))
-    options = launch_options(config)
-    options["server_name"] = host or options["server_name"]
-    options["server_port"] = port or options["server_port"]
-    demo = build_app(state)
-    # A bounded queue: past 64 waiting questions, new ones are refused at once rather
-    # than piling up; two answer at a time (the machine's cores).
-    demo.queue(max_size=64, default_concurrency_limit=2)
-    demo.launch(**options)

@@ -3,7 +3,6 @@ Sources panel, and the timeline or the diff the other tabs show."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
@@ -102,13 +101,12 @@ def respond_views(state: IndexHolder, message: str, history: list[dict], since: 
                                 "content": lead + answer_markdown(answer) + timeline}],
                     panel, answer.collection)
         return
-    # Stream the reply quote by quote, as the answer is laid out.
-    for shown in range(1, len(answer.quotes) + 1):
-        partial = dataclasses.replace(answer, quotes=answer.quotes[:shown])
-        last = shown == len(answer.quotes)
-        content = answer_markdown(partial, show_window=last) + (timeline if last else "")
-        yield Reply(history + [{"role": "assistant", "content": lead + content}], panel,
-                    answer.collection if last else None)
+    # The whole reply at once: it is complete by now, and streaming it quote by quote
+    # cost Gradio a full update of every output per quote, about as much CPU as the
+    # answer itself (benchmarks/RESULTS.md, "Many users on one machine").
+    content = answer_markdown(answer) + timeline
+    yield Reply(history + [{"role": "assistant", "content": lead + content}], panel,
+                answer.collection)
 
 
 def _diff_question(index: Index, question: str) -> DiffQuestion | None:
