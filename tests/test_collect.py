@@ -8,7 +8,7 @@ import pytest
 
 from conftest import write_release
 from rag import cli, load_index
-from rag.config import AnswerConfig, CollectConfig, config_from_dict
+from rag.config import CollectConfig, config_from_dict
 from rag.errors import ConfigError, QuestionError
 from rag.index.build import build_index
 from rag.query.collect import clean_item, item_kind, wants_collection
