@@ -14,7 +14,7 @@ from ..errors import RagError
 from ..generate import Generated, LLMSettings
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
-from .answer_types import answer_spans, expected_type, holds_answer
+from .answer_types import answer_spans, expected_type, holds_answer, span_pieces
 from .collection import Collection
 from .completion import introducing_sentence, naming_sentence
 from .parts import question_parts
@@ -45,15 +45,7 @@ class Quote:
 
     def pieces(self) -> list[tuple[str, bool]]:
         """The quote's text in order, in pieces, each with whether it is an answer span."""
-        pieces, pos = [], self.start
-        for s, e in self.spans:
-            if s < pos or e > self.end:
-                continue
-            pieces += [(self.text[pos - self.start:s - self.start], False),
-                       (self.text[s - self.start:e - self.start], True)]
-            pos = e
-        pieces.append((self.text[pos - self.start:], False))
-        return [(t, span) for t, span in pieces if t]
+        return span_pieces(self.text, self.start, self.spans)
 
     def marked(self, mark: Callable[[str], str]) -> str:
         """The quote with each answer span passed through ``mark`` (``**...**`` say)."""
@@ -105,12 +97,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag ask --json``."""
-        window = None
-        if self.date_window is not None:
-            w = self.date_window
-            window = {"since": w.since.isoformat() if w.since else None,
-                      "until": w.until.isoformat() if w.until else None,
-                      "text": w.text, "description": w.describe()}
+        window = self.date_window.to_dict() if self.date_window is not None else None
         data = {"answer": self.text, "abstained": self.abstained, "date_window": window,
                 "sentences": [q.to_dict() for q in self.quotes],
                 "sources": [s.to_dict() for s in self.sources]}

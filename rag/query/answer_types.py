@@ -215,3 +215,18 @@ def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
     if kind == "date":
         return bool(_DATE_RE.search(sentence))
     return bool(_new_names(sentence, question))
+
+
+def span_pieces(text: str, start: int, spans: tuple[tuple[int, int], ...]
+                ) -> list[tuple[str, bool]]:
+    """``text`` (which stands at body offset ``start``) in order, in pieces, each with
+    whether it is one of ``spans`` (body offsets; spans outside the text or overlapping
+    an earlier one are left out)."""
+    pieces, pos, end = [], start, start + len(text)
+    for s, e in spans:
+        if s < pos or e > end:
+            continue
+        pieces += [(text[pos - start:s - start], False), (text[s - start:e - start], True)]
+        pos = e
+    pieces.append((text[pos - start:], False))
+    return [(t, span) for t, span in pieces if t]

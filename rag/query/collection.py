@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from .answer_types import span_pieces
 from .dates import DateWindow
 
 
@@ -37,15 +38,7 @@ class Row:
 
     def pieces(self) -> list[tuple[str, bool]]:
         """The row's text in order, in pieces, each with whether it is an item span."""
-        pieces, pos = [], self.start
-        for s, e in self.spans:
-            if s < pos or e > self.end:
-                continue
-            pieces += [(self.text[pos - self.start:s - self.start], False),
-                       (self.text[s - self.start:e - self.start], True)]
-            pos = e
-        pieces.append((self.text[pos - self.start:], False))
-        return [(t, span) for t, span in pieces if t]
+        return span_pieces(self.text, self.start, self.spans)
 
     def to_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(),
@@ -94,12 +87,7 @@ class Collection:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag ask --collect --json`` (documented in the README)."""
-        window = None
-        if self.date_window is not None:
-            w = self.date_window
-            window = {"since": w.since.isoformat() if w.since else None,
-                      "until": w.until.isoformat() if w.until else None,
-                      "text": w.text, "description": w.describe()}
+        window = self.date_window.to_dict() if self.date_window is not None else None
         return {"question": self.question, "date_window": window,
                 "count_line": self.count_line, "items": [i.to_dict() for i in self.items],
                 "rows": [r.to_dict() for r in self.rows]}

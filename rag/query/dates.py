@@ -64,6 +64,12 @@ class DateWindow:
             raise QuestionError(f"date window starts ({self.since}) after it ends "
                                 f"({self.until}): swap the two dates")
 
+    def to_dict(self) -> dict[str, str | None]:
+        """The JSON shape of ``date_window`` in ``rag ask --json`` and collections."""
+        return {"since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None,
+                "text": self.text, "description": self.describe()}
+
     def describe(self) -> str:
         """Human-readable window, e.g. ``"March 1, 2022 – March 31, 2022"``."""
         if self.since and self.until:
