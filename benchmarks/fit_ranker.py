@@ -36,7 +36,7 @@ from rag.config import AnswerConfig
 from rag.eval.sets import contains_all, map_gold, split_questions, squash
 from rag.eval.typed import load_any
 from rag.index.lexical import analyse
-from rag.query.answer import Ranking, answer_from, rank_sentences, select
+from rag.query.answer import Ranking, _coverage, answer_from, rank_sentences, select
 from rag.query.answer_types import answer_spans
 
 # What the ranker knows of a sentence.
@@ -59,12 +59,6 @@ FEATURES = (
     "hand_score",        # the hand-set score
     "hand_rank",         # 1 / sqrt(its place in the hand-set ranking)
 )
-
-
-def _coverage(terms: list[str], present: set[str], idf) -> float:
-    weights = {t: idf(t) for t in terms}
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
 
 
 def _features(index, ranking: Ranking, hits, part: str, kind, scored) -> np.ndarray:
