@@ -26,21 +26,19 @@ import numpy as np
 from ..config import Config
 from ..errors import IndexMismatchError, IndexNotFoundError, RagError
 from ..ingest.chunking import Passage, chunk_release, context_header, embedding_text
-from ..ingest.releases import (READER_VERSION, LoadResult, Release, Skipped, file_stamp,
-                               load_releases)
+from ..ingest.releases import READER_VERSION, LoadResult, Release, Skipped, file_stamp
 from ..ingest.sentences import passage_sentences
 from ..model.embedder import Embedder
 from ..vectors import quantize_unit
 from ..version import __version__
 from . import store
 from .dense import make_faiss_index
+from .engine import Engine, LocalEngine
 from .lexical import LexicalIndex, NewTexts, OldRows
 from .manifest import (Counts, FaissSettings, IndexSettings, Manifest, ReleaseEntry,
                        SkippedEntry, Stamp)
 
 log = logging.getLogger(__name__)
-
-EMBED_BATCH = 256  # texts per progress step; the model batches further inside
 
 
 @dataclass
@@ -248,7 +246,8 @@ class Embedded:
 
 def embed_passages(plan: Plan, previous: Previous | None, config: Config, embedder: Embedder,
                    progress: bool = False,
-                   on_embed: Callable[[list[str]], None] | None = None) -> Embedded:
+                   on_embed: Callable[[list[str]], None] | None = None,
+                   engine: Engine | None = None) -> Embedded:
     """Vectors for the fresh passages: reused where the last generation has the same
     text (a changed release's untouched passages), embedded once per distinct text."""
     known = _old_vectors_of_changed(previous, plan.changed, config, embedder)
@@ -257,8 +256,8 @@ def embed_passages(plan: Plan, previous: Previous | None, config: Config, embedd
     unique = list(dict.fromkeys(t for t in texts if t not in known))
     if on_embed is not None:
         on_embed(unique)
-    vectors, pooled = _embed(embedder, unique, [_text_spans(t, passage_of[t]) for t in unique],
-                             progress)
+    vectors, pooled = _embed(engine or LocalEngine(), embedder, unique,
+                             [_text_spans(t, passage_of[t]) for t in unique], progress)
     known.update(zip(unique, zip(vectors, pooled)))
     return Embedded(known, len(unique), len(texts) - len(unique),
                     sum(passage_of[t].tokens for t in unique))
@@ -291,28 +290,25 @@ def _text_spans(text: str, passage: Passage) -> list[tuple[int, int]]:
     return [(offset + s, offset + e) for s, e in passage_sentences(passage.text)]
 
 
-def _embed(embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int]]],
+def _embed(engine: Engine, embedder: Embedder, texts: list[str],
+           spans: list[list[tuple[int, int]]],
            progress: bool) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Embed texts, longest first (so a batch is little padding), and pool a vector
-    for each span of each text; results come back in the order of ``texts``."""
+    """Embed texts on the engine and pool a vector for each span of each text; results
+    come back in the order of ``texts``."""
     dim = embedder.info.dim
     vectors = np.zeros((len(texts), dim), dtype=np.float32)
     pooled: list[np.ndarray] = [np.zeros((0, dim), np.int8)] * len(texts)
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     bar = None
     if progress and texts:
         from tqdm import tqdm
 
         bar = tqdm(total=len(texts), unit="passage", desc="embedding", leave=False)
-    for i in range(0, len(order), EMBED_BATCH):
-        rows = order[i:i + EMBED_BATCH]
-        batch_vectors, batch_pooled = embedder.encode([texts[r] for r in rows],
-                                                      [spans[r] for r in rows])
-        vectors[rows] = batch_vectors
-        for r, p in zip(rows, batch_pooled):
+    for batch in engine.embed(embedder, texts, spans) if texts else ():
+        vectors[batch.rows] = batch.vectors
+        for r, p in zip(batch.rows, batch.pooled):
             pooled[r] = quantize_unit(p)
         if bar:
-            bar.update(len(rows))
+            bar.update(len(batch.rows))
     if bar:
         bar.close()
     return vectors, pooled
@@ -415,7 +411,8 @@ def _up_to_date(plan: Plan, previous: Previous | None, faiss: FaissSettings) -> 
 def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                 progress: bool = True, lock_wait: float = 0.0,
                 on_embed: Callable[[list[str]], None] | None = None,
-                releases: list[Release] | None = None) -> BuildReport:
+                releases: list[Release] | None = None,
+                engine: Engine | None = None) -> BuildReport:
     """Bring the index in ``config.index`` up to date with ``config.seeds``.
 
     New and changed releases are chunked and embedded; unchanged ones keep their
@@ -431,6 +428,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         on_embed: called with each list of texts before it is embedded (for tests
             and benchmarks that count the work).
         releases: index these instead of reading ``config.seeds`` (e.g. a BEIR corpus).
+        engine: where releases are read and passages embedded (``rag.index.engine``);
+            this process by default.
 
     Returns:
         What was done. Nothing is written when nothing changed.
@@ -448,7 +447,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         store.prune(index_dir)
         previous, reason = read_previous(index_dir, settings, full)
         # Files whose stamp is unchanged since the last build are not parsed again.
-        loaded = LoadResult(releases, []) if releases is not None else load_releases(
+        engine = engine or LocalEngine()
+        loaded = LoadResult(releases, []) if releases is not None else engine.load(
             config.seeds, reuse=previous.reuse if previous is not None else None)
         plan = plan_build(loaded, previous, config, embedder)
         report = BuildReport(added=plan.added, changed=plan.changed, removed=plan.removed,
@@ -458,7 +458,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
             report.passages = len(previous.gen.passages)
             report.seconds = time.perf_counter() - started
             return report
-        embedded = embed_passages(plan, previous, config, embedder, progress, on_embed)
+        embedded = embed_passages(plan, previous, config, embedder, progress, on_embed,
+                                  engine)
         report.passages_embedded, report.passages_reused = embedded.embedded, embedded.reused
         report.tokens_embedded = embedded.tokens
         arrays = assemble(plan, previous, embedded, embedder.info.dim)
