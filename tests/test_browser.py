@@ -294,6 +294,13 @@ def test_timeline_view_counts_sorts_and_exports(page, tmp_path):
                for r in exported)
     assert any("Kansas" in r["items"].split("; ") for r in exported)
 
+    # Clear empties the timeline with the conversation, downloads included.
+    page.click("#clear")
+    page.wait_for_function("() => !document.querySelector('#timeline tr.timeline-row')",
+                           timeout=30000)
+    assert not page.locator("#timeline-csv").is_visible()
+    assert not page.locator("#timeline-md").is_visible()
+
 
 def test_diff_view_compares_two_windows_and_exports(page, tmp_path):
     """The What-changed tab: a subject and two windows give kept/reworded/dropped/new

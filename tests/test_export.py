@@ -156,3 +156,11 @@ def test_export_files_are_written_whole(collection, tmp_path):
     path = write_export(collection_csv(collection), "timeline.csv")
     assert path.name == "timeline.csv"
     assert path.read_bytes().decode("utf-8") == collection_csv(collection)
+
+
+def test_only_the_newest_exports_stay_on_disk(collection, tmp_path):
+    paths = [write_export(f"export {i}\n", "timeline.csv", root=tmp_path, keep=3)
+             for i in range(7)]
+    assert [p.exists() for p in paths] == [False] * 4 + [True] * 3
+    assert [p.read_text() for p in paths[4:]] == ["export 4\n", "export 5\n", "export 6\n"]
+    assert len(list(tmp_path.iterdir())) == 3

@@ -271,8 +271,16 @@ def build_app(state: AppState):
             trigger(run, inputs, outputs).then(lambda: "", None, question, queue=False)
         edit.click(lambda asked: asked or "", previous, question, queue=False).then(
             None, None, None, js="() => document.querySelector('#question textarea').focus()")
-        clear.click(lambda: ([], "", None, gr.update(visible=False)), None,
-                    [chat, panel, previous, edit], queue=False)
+        def cleared():
+            hidden = gr.update(value=None, visible=False)
+            return ([], "", None, gr.update(visible=False),
+                    timeline_view(None).html, None, hidden, hidden,
+                    diff_panel(None).html, hidden, hidden)
+
+        # Clear empties the tabs too: a timeline left from the last conversation would
+        # read as an answer to the next one.
+        clear.click(cleared, None, [chat, panel, previous, edit, *timeline_outputs,
+                                    *diff_outputs], queue=False)
         sort.change(timeline_html, [collection, sort], timeline)
         for trigger in (compare.click, subject.submit, window_a.submit, window_b.submit):
             trigger(run_compare, [subject, window_a, window_b, mode, category], diff_outputs)

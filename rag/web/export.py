@@ -9,9 +9,13 @@ quote cannot break out of its table cell, and a line break inside a cell is ``<b
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
+import itertools
+import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -133,8 +137,37 @@ def diff_markdown(diff: Diff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_export(text: str, name: str) -> Path:
-    """``text`` written (UTF-8) to a new temporary folder as ``name``, for a download."""
-    path = Path(tempfile.mkdtemp(prefix="rag-export-")) / name
+# Exports kept on disk per process: every answer with a timeline writes two files, so
+# a long-running app would otherwise fill the temporary folder. Gradio copies a file
+# into its own cache when it is offered for download, so only recent ones are needed.
+KEEP_EXPORTS = 64
+_numbers = itertools.count()
+
+
+def write_export(text: str, name: str, root: Path | None = None,
+                 keep: int = KEEP_EXPORTS) -> Path:
+    """``text`` written (UTF-8) as ``name`` in a new folder below ``root`` (a folder of
+    this process's in the system's temporary folder by default), for a download. All
+    but the ``keep`` newest export folders there are deleted."""
+    root = Path(root) if root is not None else _export_root()
+    root.mkdir(parents=True, exist_ok=True)
+    # Numbered, so the newest are known without trusting coarse file times.
+    path = Path(tempfile.mkdtemp(prefix=f"{next(_numbers):09d}-", dir=root)) / name
     path.write_text(text, encoding="utf-8", newline="")
+    _prune(root, keep)
     return path
+
+
+def _export_root() -> Path:
+    return Path(tempfile.gettempdir()) / f"rag-exports-{os.getpid()}"
+
+
+def _prune(root: Path, keep: int) -> None:
+    folders = sorted(root.iterdir())
+    for old in folders[:max(len(folders) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)  # another thread may be pruning too
+
+
+@atexit.register
+def _remove_exports() -> None:
+    shutil.rmtree(_export_root(), ignore_errors=True)
