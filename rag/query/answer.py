@@ -168,9 +168,10 @@ def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
     return sum(w for t, w in weights.items() if t in text_terms) / total
 
 
-def _near_duplicate(a: str, b: str) -> bool:
+def _near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Whether two texts share more than ``threshold`` of their words (Jaccard)."""
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
-    return len(wa & wb) / max(1, len(wa | wb)) > 0.8
+    return len(wa & wb) / max(1, len(wa | wb)) > threshold
 
 
 def _evidence(index: Retriever, candidates: list[_Candidate], query: str, terms: list[str],

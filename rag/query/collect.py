@@ -25,7 +25,7 @@ from ..config import AnswerConfig, CollectConfig
 from ..errors import RagError
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
-from .answer import _Candidate, _evidence, _score, _similarities
+from .answer import _Candidate, _evidence, _near_duplicate, _score, _similarities
 from .answer_types import expected_type
 from .collection import Collection, Item, Row
 from .items import item_spans
@@ -123,11 +123,6 @@ def _spans(text: str, start: int, kind: str | None, query: str) -> list[tuple[in
             at = text.find(item, s, e)
             out.append((start + at, start + at + len(item), item))
     return out
-
-
-def _near_duplicate(a: str, b: str, threshold: float) -> bool:
-    wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
-    return len(wa & wb) / max(1, len(wa | wb)) > threshold
 
 
 def _month(row: Row) -> str:
