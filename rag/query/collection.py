@@ -13,6 +13,7 @@ from typing import Any
 
 from .answer_types import span_pieces
 from .dates import DateWindow
+from .links import release_json
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,8 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(),
-                "release": {"id": self.release_id, "title": self.title,
-                            "date": self.date.isoformat(), "category": self.category,
-                            "url": self.url},
+                "release": release_json(self.release_id, self.title, self.date, self.category,
+                                        self.url),
                 "text": self.text, "start": self.start, "end": self.end, "link": self.link,
                 "items": list(self.items)}
 

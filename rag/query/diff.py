@@ -39,7 +39,7 @@ from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
 from .dates import DateWindow
 from .diff_question import read_diff_question, read_window
-from .links import text_fragment_link
+from .links import release_json, text_fragment_link
 from .retrieve import Hit, Retriever, check_question
 
 STATUSES = ("kept", "reworded", "dropped", "new")
@@ -93,9 +93,8 @@ class DiffSentence:
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "start": self.start, "end": self.end, "link": self.link,
                 "relevance": round(self.relevance, 4),
-                "release": {"id": self.release_id, "title": self.title,
-                            "date": self.date.isoformat(), "category": self.category,
-                            "url": self.url}}
+                "release": release_json(self.release_id, self.title, self.date, self.category,
+                                        self.url)}
 
 
 @dataclass(frozen=True)

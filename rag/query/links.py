@@ -1,4 +1,5 @@
-"""Deep links that open a release at the quoted sentence (URL text fragments).
+"""Where a quote points: its release as JSON, and deep links that open the release at
+the quoted sentence (URL text fragments).
 
 The directive is ``#:~:text=[start][,end]`` as the URL Fragment Text Directives spec
 defines it: each part is percent-encoded, and ``-``, ``,`` and ``&`` — which the
@@ -7,6 +8,8 @@ directive's own syntax uses — are always encoded.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
 from urllib.parse import quote
 
 # A long quote is matched by its first and last words (textStart,textEnd): shorter
@@ -33,3 +36,11 @@ def text_fragment_link(url: str, sentence: str) -> str:
     else:
         directive = _encode(" ".join(words))
     return f"{base}#:~:text={directive}"
+
+
+def release_json(release_id: str, title: str, date: dt.date, category: str,
+                 url: str) -> dict[str, Any]:
+    """The ``"release"`` object of every JSON shape that cites one (hits, timeline rows,
+    diff sentences)."""
+    return {"id": release_id, "title": title, "date": date.isoformat(),
+            "category": category, "url": url}

@@ -28,6 +28,7 @@ from ..model.embedder import Embedder
 from ..vectors import dequantize_unit
 from .dates import DateWindow, find_date_window, strip_date_expression
 from .fusion import merge_spans, reciprocal_rank_fusion
+from .links import release_json
 
 MAX_QUESTION_CHARS = 2000
 QUERY_VECTORS_KEPT = 64  # query vectors an Index keeps (one per recent question)
@@ -53,9 +54,8 @@ class Hit:
         return {
             "rank": self.rank, "score": round(float(self.score), 6), "text": self.text,
             "start": self.start, "end": self.end,
-            "release": {"id": self.release_id, "title": self.title,
-                        "date": self.date.isoformat(), "category": self.category,
-                        "url": self.url},
+            "release": release_json(self.release_id, self.title, self.date, self.category,
+                                    self.url),
         }
 
 
