@@ -183,13 +183,23 @@ def _evidence(index: Retriever, candidates: list[_Candidate], query: str, terms:
     "how much") restates the question at best: it is never quoted, so it gets no entry.
     """
     evidence = {}
+    analysed: dict[str, set[str]] = {}  # a title, or a sentence that is also the next one's
+
+    def words(text: str) -> set[str]:
+        found = analysed.get(text)
+        if found is None:
+            found = analysed[text] = set(analyse(text))
+        return found
+
     for i, cand in enumerate(candidates):
         if not holds_answer(cand.text, kind, query):
             continue
         previous = _previous(candidates, i)
         title = index.release(cand.release_id).title
-        context = f"{cand.text} {title} {previous.text if previous else ''}"
-        covered = _coverage(terms, set(analyse(context)), index.idf)
+        # The terms of sentence, title and previous sentence (analysed apart: the same
+        # terms as of the three joined by spaces).
+        context = words(cand.text) | words(title) | (words(previous.text) if previous else set())
+        covered = _coverage(terms, context, index.idf)
         evidence[i] = (config.lexical_weight * covered
                        + config.rank_weight / math.sqrt(cand.source))
     return evidence

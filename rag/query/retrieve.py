@@ -144,9 +144,14 @@ class Retriever:
         sa = int(self._sentence_starts[self._passage_starts[row]])
         sb = int(self._sentence_starts[self._passage_starts[row + 1]])
         table = np.asarray(self.sentences[sa:sb])
-        where = {(int(s), int(e)): sa + k
-                 for k, (s, e) in enumerate(zip(table["start"], table["end"]))}
-        found = [where.get(span) for span in spans]
+        # A span as one integer, start then end; only the rows holding an asked span
+        # are looked at (a long briefing has thousands of sentences).
+        keys = (table["start"].astype(np.int64) << 32) | table["end"].astype(np.int64)
+        asked = np.array([(s << 32) | e for s, e in spans], dtype=np.int64)
+        where = {}
+        for k in np.flatnonzero(np.isin(keys, asked)).tolist():
+            where[int(keys[k])] = sa + k  # the last of equal spans, as before
+        found = [where.get((s << 32) | e) for s, e in spans]
         rows = [k for k in found if k is not None]
         vectors = iter(dequantize_unit(self.sentence_vectors[rows]) if rows else [])
         return [None if k is None else next(vectors) for k in found]
