@@ -168,10 +168,18 @@ def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
     return sum(w for t, w in weights.items() if t in text_terms) / total
 
 
-def _near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
-    """Whether two texts share more than ``threshold`` of their words (Jaccard)."""
-    wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+def _word_set(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _overlap_above(wa: set[str], wb: set[str], threshold: float) -> bool:
+    """Whether two word sets share more than ``threshold`` of their words (Jaccard)."""
     return len(wa & wb) / max(1, len(wa | wb)) > threshold
+
+
+def _near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Whether two texts share more than ``threshold`` of their words."""
+    return _overlap_above(_word_set(a), _word_set(b), threshold)
 
 
 def _evidence(index: Retriever, candidates: list[_Candidate], query: str, terms: list[str],

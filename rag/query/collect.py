@@ -25,7 +25,8 @@ from ..config import AnswerConfig, CollectConfig
 from ..errors import RagError
 from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, sentence_spans
-from .answer import _Candidate, _evidence, _near_duplicate, _score, _similarities
+from .answer import (_Candidate, _evidence, _overlap_above, _score, _similarities,
+                     _word_set)
 from .answer_types import expected_type
 from .collection import Collection, Item, Row
 from .items import item_spans
@@ -184,11 +185,15 @@ def collect(index: Retriever, question: str, since: Any = None, until: Any = Non
 def _rows(index: Retriever, candidates: list[_Candidate], scores: dict[int, float],
           kind: str | None, query: str, config: CollectConfig) -> list[Row]:
     """One row per release whose best item-naming sentence scores ``min_score``."""
+    # Items are looked for only where a sentence could be a row or join one: below
+    # both scores it is neither, and most candidates of a deep search are.
+    low = min(config.min_score, config.grow_score)
     spans = {i: _spans(candidates[i].text, candidates[i].start,
-                       None if kind == "month" else kind, query) for i in scores}
+                       None if kind == "month" else kind, query)
+             for i, score in scores.items() if score >= low}
     needs_items = kind not in (None, "month")
     by_release: dict[str, list[int]] = {}
-    for i in scores:
+    for i in spans:
         if spans[i] or not needs_items:
             by_release.setdefault(candidates[i].release_id, []).append(i)
     rows = []
@@ -200,7 +205,7 @@ def _rows(index: Retriever, candidates: list[_Candidate], scores: dict[int, floa
 
         def joins(j: int) -> bool:
             return (0 <= j < len(candidates) and candidates[j].source == candidates[best].source
-                    and j in scores and scores[j] >= config.grow_score
+                    and j in spans and scores[j] >= config.grow_score
                     and (bool(spans[j]) or not needs_items))
 
         # Grow over neighbours that name items too, the better side first.
@@ -230,14 +235,14 @@ def _rows(index: Retriever, candidates: list[_Candidate], scores: dict[int, floa
 
 def _fold_duplicates(rows: list[Row], threshold: float) -> list[Row]:
     """The rows without near-copies of a better one that name nothing it does not."""
-    kept: list[Row] = []
+    kept: list[tuple[Row, set[str], set[str]]] = []  # row, its words, its items
     for row in sorted(rows, key=lambda r: (-r.score, r.date, r.release_id)):
-        if any(_near_duplicate(row.text, k.text, threshold)
-               and {i.casefold() for i in row.items} <= {i.casefold() for i in k.items}
-               for k in kept):
+        words, items = _word_set(row.text), {i.casefold() for i in row.items}
+        if any(_overlap_above(words, kept_words, threshold) and items <= kept_items
+               for _, kept_words, kept_items in kept):
             continue
-        kept.append(row)
-    return kept
+        kept.append((row, words, items))
+    return [row for row, _, _ in kept]
 
 
 def _items(rows: list[Row], kind: str | None) -> list[Item]:
@@ -254,8 +259,8 @@ def _items(rows: list[Row], kind: str | None) -> list[Item]:
     keys = sorted(support, key=lambda k: (-len(k.split()), k))
     merged: dict[str, list[str]] = {}
     for key in keys:
-        longer = next((m for m in merged if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", m)),
-                      None)
+        inside = re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")
+        longer = next((m for m in merged if inside.search(m)), None)
         target = merged.setdefault(longer or key, [])
         target.extend(r for r in support[key] if r not in target)
     order = {r.release_id: n for n, r in enumerate(rows)}
