@@ -28,7 +28,6 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -44,6 +43,7 @@ from rag import load_index  # noqa: E402
 from rag.config import ModelConfig, config_from_dict  # noqa: E402
 from rag.index import store  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
+from rag.index.qdrant import connect  # noqa: E402
 from rag.index.serving import publish  # noqa: E402
 from rag.query import retrieve as retrieve_module  # noqa: E402
 from rag.model.transformer import load_embedder  # noqa: E402
@@ -63,6 +63,8 @@ def sample_index(index: Path, releases: int, work: Path, embedder) -> Path:
     assembled by an incremental build from it (nothing embedded; ``index`` untouched:
     the build reads it through links)."""
     gen = store.resolve(index)
+    if releases >= store.read_manifest(gen).counts.releases:
+        return index  # the sample is the whole index
     folder = work / f"index-{gen.name}-{releases}"
     if (folder / store.CURRENT).exists():
         return folder
@@ -88,10 +90,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def run(index: Path, name: str, qdrant: dict, texts: list[str], embedder) -> dict:
+def run(index: Path, name: str, qdrant: dict, texts: list[str], embedder,
+        fresh: bool = False) -> dict:
     faiss_config = config_from_dict({"index": str(index)}, index)
     qdrant_config = config_from_dict({"index": str(index), "store": {
         **qdrant, "collection_prefix": name}}, index)
+    if fresh:  # drop what an earlier run published, so that the upload is timed
+        client = connect(qdrant_config.store)
+        for collection in client.get_collections().collections:
+            if collection.name.startswith(f"{name}-"):
+                client.delete_collection(collection.name)
     started = time.perf_counter()
     published = publish(qdrant_config)
     publish_s = time.perf_counter() - started
@@ -143,6 +151,8 @@ def main() -> int:
     p.add_argument("--qdrant-path", type=Path, default=Path("/work/bench/qdrant-full"),
                    help="local-mode storage (and the sample's index folder)")
     p.add_argument("--qdrant-url", help="a Qdrant server instead of local mode")
+    p.add_argument("--fresh", action="store_true",
+                   help="publish again even if an earlier run did (times the upload)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -156,7 +166,7 @@ def main() -> int:
                                       else {"qdrant_path": str(work / "storage")})}
     for index, name in zip(args.index, names):
         folder = sample_index(index, args.releases, work, embedder) if args.releases else index
-        figures = run(folder, name, qdrant, texts, embedder)
+        figures = run(folder, name, qdrant, texts, embedder, args.fresh)
         print_figures(figures, args.json)
         if not args.json:
             print()

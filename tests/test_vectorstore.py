@@ -10,6 +10,7 @@ same passages and vectors. Tests that change the index work on a copy of it.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,9 +34,10 @@ from rag.index.lexical import LexicalIndex, analyse
 from rag.index.serving import backend, publish, rollback
 from rag.index.vectorstore import Fusion, Where
 
-pytest.importorskip("qdrant_client")
+from rag.index import qdrant
 
-from rag.index import qdrant  # noqa: E402  (after the skip: it needs qdrant-client)
+HAVE_CLIENT = importlib.util.find_spec("qdrant_client") is not None
+needs_client = pytest.mark.skipif(not HAVE_CLIENT, reason="pip install '.[qdrant]' to test Qdrant")
 
 QUESTIONS = [
     "sanctions on Russian banks", "COVID-19 vaccines for children",
@@ -108,6 +110,8 @@ def _store_section(kind: str, scratch: Path, name: str) -> dict | None:
     """The config's store section for a back-end (None: not available here)."""
     if kind == "faiss":
         return {"backend": "faiss"}
+    if not HAVE_CLIENT:
+        return None
     if kind == "qdrant-local":
         return {"backend": "qdrant", "qdrant_path": str(scratch / name)}
     url = os.environ.get("QDRANT_URL")
@@ -136,7 +140,7 @@ def served(request, built, scratch, embedder):
     """(config, loaded index) of one back-end over the module's index."""
     section = _store_section(request.param, scratch, "shared")
     if section is None:
-        pytest.skip("set QDRANT_URL to run the suite against a Qdrant server")
+        pytest.skip("set QDRANT_URL (and install '.[qdrant]') to run against Qdrant")
     config = _config(built, section)
     publish(config)
     yield config, load_index(config.index, config, embedder)
@@ -208,6 +212,7 @@ def test_fusion_order_is_our_weighted_rrf_of_the_two_rankings(served, reference,
                                                              fusion)[0].tolist()
 
 
+@needs_client
 def test_qdrant_fusion_in_one_query_ranks_as_ours(built, scratch, embedder, reference):
     """store.fusion server: Qdrant's RRF (k + 1, equal weights) in the same query."""
     config = _config(built, {"backend": "qdrant", "qdrant_path": str(scratch / "shared"),
@@ -227,6 +232,15 @@ def test_qdrant_fusion_in_one_query_ranks_as_ours(built, scratch, embedder, refe
         overlap = len(set(rows[:50].tolist()) & set(ours[0][:50].tolist()))
         assert overlap >= 45
     assert same >= len(QUESTIONS) - 2
+
+
+def test_bm25_scores_of_some_rows_are_the_full_scores_bit_for_bit(reference):
+    lexical = reference.lexical
+    rows = np.arange(0, len(reference), 7)
+    for question in QUESTIONS:
+        terms = analyse(question) + analyse(question)[:1]  # a repeated term counts twice
+        assert np.array_equal(lexical.scores_at(terms, rows), lexical.scores(terms)[rows])
+    assert not lexical.scores_at(["zyzzyva"], rows).any()
 
 
 # --- builds: deletes, BM25 after deletes, the alias, rollback ------------------------------
@@ -252,7 +266,7 @@ def test_removed_releases_are_never_returned_and_bm25_follows_the_deletes(
         kind, built, own_index, scratch, embedder, tmp_path):
     section = _store_section(kind, scratch, f"deletes-{tmp_path.name}")
     if section is None:
-        pytest.skip("set QDRANT_URL to run the suite against a Qdrant server")
+        pytest.skip("set QDRANT_URL (and install '.[qdrant]') to run against Qdrant")
     removed = _removed(built)
     seeds = _linked_seeds(tmp_path / "fewer", {r.id for r in removed})
     config = config_from_dict({"seeds": str(seeds), "index": str(own_index), "store": section},
@@ -290,7 +304,7 @@ def test_the_alias_switches_atomically_and_rollback_switches_back(
         kind, built, own_index, scratch, embedder, tmp_path, monkeypatch):
     section = _store_section(kind, scratch, f"alias-{tmp_path.name}")
     if section is None:
-        pytest.skip("set QDRANT_URL to run the suite against a Qdrant server")
+        pytest.skip("set QDRANT_URL (and install '.[qdrant]') to run against Qdrant")
     removed = _removed(built, 10)
     seeds = _linked_seeds(tmp_path / "fewer", {r.id for r in removed})
     config = config_from_dict({"seeds": str(seeds), "index": str(own_index), "store": section},
@@ -343,10 +357,27 @@ def test_faiss_rollback_switches_current_back(built, own_index, embedder, tmp_pa
     assert store.resolve(own_index) != first
     assert rollback(config) == first and store.resolve(own_index) == first
     assert load_index(own_index, config, embedder).release_count == 350
+    with pytest.raises(IndexNotFoundError, match="no generation older than"):
+        rollback(config)
+
+
+def test_rag_index_rollback_on_the_command_line(built, own_index, embedder, tmp_path, capsys):
+    from rag.cli import main
+
+    first = store.resolve(own_index)
+    seeds = _linked_seeds(tmp_path / "fewer", {r.id for r in _removed(built, 3)})
+    build_index(config_from_dict({"seeds": str(seeds), "index": str(own_index)}, tmp_path),
+                embedder, progress=False)
+    assert main(["index", "--rollback", "--index", str(own_index)]) == 0
+    assert f"serving {first} again" in capsys.readouterr().out
+    assert store.resolve(own_index) == first
+    assert main(["index", "--rollback", "--index", str(own_index)]) == 1
+    assert "no generation older than" in capsys.readouterr().err
 
 
 # --- a generation and its collection must match ----------------------------------------------
 
+@needs_client
 def test_a_generation_without_its_collection_is_a_clear_error(built, own_index, scratch,
                                                              embedder, tmp_path):
     config = config_from_dict({"seeds": str(built.seeds), "index": str(own_index), "store": {
@@ -369,6 +400,7 @@ def test_a_generation_without_its_collection_is_a_clear_error(built, own_index, 
         load_index(own_index, config, embedder)
 
 
+@needs_client
 def test_a_collection_of_other_contents_is_refused(built, own_index, scratch, embedder,
                                                   tmp_path):
     config = config_from_dict({"seeds": str(built.seeds), "index": str(own_index), "store": {
@@ -384,6 +416,7 @@ def test_a_collection_of_other_contents_is_refused(built, own_index, scratch, em
         store.resolve(own_index)).passages)
 
 
+@needs_client
 def test_a_local_folder_open_in_another_process_is_a_clear_error(scratch):
     folder = scratch / "busy"
     holder = subprocess.Popen(
@@ -401,6 +434,7 @@ def test_a_local_folder_open_in_another_process_is_a_clear_error(scratch):
         holder.wait()
 
 
+@needs_client
 def test_a_server_that_does_not_answer_is_a_store_error(tmp_path, own_index, embedder):
     config = config_from_dict({"index": str(own_index), "store": {
         "backend": "qdrant", "qdrant_url": "http://127.0.0.1:9", "timeout": 2}}, tmp_path)
@@ -445,3 +479,38 @@ def test_qdrant_fusion_needs_equal_weights(tmp_path):
 def test_qdrant_path_is_relative_to_the_config_file(tmp_path):
     config = config_from_dict({"store": {"backend": "qdrant", "qdrant_path": "q"}}, tmp_path)
     assert config.store.qdrant_path == str((tmp_path / "q").resolve())
+
+
+# --- the same commands on either back-end ----------------------------------------------------
+
+@needs_client
+def test_rag_index_search_and_ask_give_the_same_output_on_qdrant(built, scratch, embedder,
+                                                                 tmp_path, monkeypatch, capsys):
+    import json
+
+    from rag.cli import main
+
+    monkeypatch.setattr("rag.model.transformer.load_embedder", lambda config: embedder)
+    configs = {}
+    for kind in ("faiss", "qdrant"):
+        store_section = {"backend": "faiss"} if kind == "faiss" else {
+            "backend": "qdrant", "qdrant_path": str(scratch / "shared")}
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(json.dumps({"seeds": str(built.seeds), "index": str(built.index),
+                                    "store": store_section}), encoding="utf-8")
+        configs[kind] = str(path)
+    assert main(["index", "--config", configs["qdrant"], "--quiet"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    outputs = {}
+    for kind, path in configs.items():
+        runs = []
+        for command in (["search", "sanctions on Russian banks", "--top-k", "10", "--json"],
+                        ["search", "security assistance to Ukraine", "--since", "2022-03-01",
+                         "--json"],
+                        ["ask", "What did the President say about student loans?", "--json",
+                         "--no-collect"]):
+            assert main([*command, "--config", path]) == 0
+            runs.append(json.loads(capsys.readouterr().out))
+        outputs[kind] = runs
+    assert outputs["qdrant"] == outputs["faiss"]
+    assert len(outputs["faiss"][0]) == 10 and outputs["faiss"][2]["sources"]

@@ -438,16 +438,20 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
     Returns:
         What was done. Nothing is written when nothing changed.
 
+    The generation written (or, when nothing changed, the current one) is then
+    published to the vector store ``config.store`` names (``rag.index.serving``).
+
     Raises:
         ReleaseError: the seeds folder does not exist.
         IndexLockedError: another build holds the index.
+        StoreError: the Qdrant server or folder cannot be used.
     """
     started = time.perf_counter()
     config.chunking.fits(embedder.info.max_tokens)
     settings = IndexSettings.of(config, embedder.info)
     faiss = FaissSettings.of(config.retrieval)
     index_dir = Path(config.index)
-    stores = backend(config.store)  # before the work: a missing client or server fails now
+    stores = backend(config.store)  # now: a missing qdrant-client or a busy folder fails early
     with store.build_lock(index_dir, wait=lock_wait):
         store.prune(index_dir)
         previous, reason = read_previous(index_dir, settings, full)

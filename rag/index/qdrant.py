@@ -35,7 +35,7 @@ from ..config import StoreConfig
 from ..errors import ConfigError, IndexMismatchError, IndexNotFoundError, RagError, StoreError
 from . import store
 from .lexical import LexicalIndex
-from .manifest import MANIFEST
+from .manifest import MANIFEST, Manifest
 from .topk import top_rows
 from .vectorstore import Fusion, Ranking, Where
 
@@ -77,11 +77,10 @@ def connect(config: StoreConfig):
         client = _clients.get(key)
         if client is None:
             if config.qdrant_url:
-                with warnings.catch_warnings():
-                    # An unreachable server fails on the first request, with a StoreError.
-                    warnings.filterwarnings("ignore", "Failed to obtain server version")
-                    client = QdrantClient(url=config.qdrant_url,
-                                          timeout=max(1, int(config.timeout)))
+                # No version probe: it runs in a thread of its own and warns there when
+                # the server is down, which the first request reports as a StoreError.
+                client = QdrantClient(url=config.qdrant_url, timeout=max(1, int(config.timeout)),
+                                      check_compatibility=False)
             else:
                 try:
                     client = QdrantClient(path=str(config.qdrant_path))
@@ -163,20 +162,20 @@ class QdrantBackend:
     def open(self, gen_dir: Path, generation: store.Generation, lexical: LexicalIndex,
              ef_search: int | None = None) -> QdrantStore:
         name = collection_name(self.alias, gen_dir)
-        problem = self._mismatch(name, gen_dir, generation)
+        problem = self._mismatch(name, gen_dir, generation.manifest)
         if problem:
             raise IndexMismatchError(f"{gen_dir} cannot be served from {_where(self.config)}: "
                                      f"{problem}; run `rag index` to publish it", problem)
         return QdrantStore(self.client, name, generation.vectors, lexical, self.config.fusion,
                            self._call)
 
-    def _mismatch(self, name: str, gen_dir: Path, generation: store.Generation) -> str:
+    def _mismatch(self, name: str, gen_dir: Path, manifest: Manifest) -> str:
         """Why collection ``name`` does not hold this generation ("" if it does)."""
         if not self._call(f"looking up {name}", lambda: self.client.collection_exists(name)):
             return f"collection {name} does not exist"
         info = self._call(f"reading {name}", lambda: self.client.get_collection(name))
         meta = info.config.metadata or {}
-        want = _metadata(gen_dir, generation)
+        want = _metadata(gen_dir, manifest)
         if any(meta.get(k) != v for k, v in want.items()):
             return (f"collection {name} holds {meta.get('passages')} passages of generation "
                     f"{meta.get('generation')} created {meta.get('created')}, the folder "
@@ -189,9 +188,10 @@ class QdrantBackend:
     def publish(self, index_dir: Path) -> str:
         gen_dir = store.resolve(index_dir)
         name = collection_name(self.alias, gen_dir)
-        generation = store.read_generation(gen_dir)
-        if self.served_collection() == name and not self._mismatch(name, gen_dir, generation):
+        manifest = store.read_manifest(gen_dir)
+        if self.served_collection() == name and not self._mismatch(name, gen_dir, manifest):
             return ""
+        generation = store.read_generation(gen_dir)
         lexical = LexicalIndex.load(gen_dir / store.BM25)
         self._upload(name, gen_dir, generation, lexical)
         self._switch(name)
@@ -203,7 +203,7 @@ class QdrantBackend:
         served = self.serving(index_dir)
         previous = store.previous(index_dir, served)
         name = collection_name(self.alias, previous)
-        problem = self._mismatch(name, previous, store.read_generation(previous))
+        problem = self._mismatch(name, previous, store.read_manifest(previous))
         if problem:
             raise IndexMismatchError(f"cannot roll back to {previous.name}: {problem}", problem)
         self._switch(name)
@@ -222,7 +222,7 @@ class QdrantBackend:
             name, vectors_config={DENSE: models.VectorParams(size=dim,
                                                              distance=models.Distance.DOT)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams()},
-            metadata=_metadata(gen_dir, generation), **self._layout()))
+            metadata=_metadata(gen_dir, generation.manifest), **self._layout()))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # local mode: indexes have no effect
             for field, schema in (("day", models.PayloadSchemaType.INTEGER),
@@ -271,10 +271,10 @@ class QdrantBackend:
                 self._call(f"dropping {name}", lambda n=name: self.client.delete_collection(n))
 
 
-def _metadata(gen_dir: Path, generation: store.Generation) -> dict[str, Any]:
+def _metadata(gen_dir: Path, manifest: Manifest) -> dict[str, Any]:
     """What a collection records of the generation it holds, checked when it is opened."""
     return {"format": FORMAT, "generation": Path(gen_dir).name,
-            "passages": len(generation.passages), "created": generation.manifest.created}
+            "passages": manifest.counts.passages, "created": manifest.created}
 
 
 def _points(generation: store.Generation, lexical: LexicalIndex) -> Iterator[Any]:
@@ -303,10 +303,11 @@ def _points(generation: store.Generation, lexical: LexicalIndex) -> Iterator[Any
 class QdrantStore:
     """The searches of one generation, in its own collection (not through the alias).
 
-    Dense candidates are re-scored with the generation's float32 vectors, as the FAISS
-    float16 scan's are: both back-ends then give the same scores, bit for bit, and the
-    same order where they tie to the last bit (Qdrant's own arithmetic differs from
-    BLAS's in the last place, which reorders near-ties).
+    Qdrant finds the candidates (``SLACK`` more than asked for); they are re-scored with
+    the generation's own arithmetic: dense ones with its float32 vectors, as the FAISS
+    float16 scan's are, BM25 ones with ``LexicalIndex.scores_at``. Both back-ends then
+    give the same scores, bit for bit, and the same order where rows nearly tie
+    (Qdrant's sums differ from ours in the last place, which would reorder them).
     """
 
     name = "qdrant"
@@ -354,7 +355,8 @@ class QdrantStore:
         sparse = self._sparse(terms)
         if sparse is None:
             return _empty()
-        return _ranking(self._batch([self._request(sparse, SPARSE, k, where)])[0], k, True)
+        return self._rescored_bm25(self._batch([self._request(sparse, SPARSE, k, where)])[0],
+                                   terms, k)
 
     def fused(self, vector: np.ndarray, terms: Sequence[str], k: int, where: Where | None,
               fusion: Fusion) -> Ranking:
@@ -366,7 +368,8 @@ class QdrantStore:
             requests.append(self._request(sparse, SPARSE, k, where))
         found = self._batch(requests)  # both searches in one round trip
         dense_rows = self._rescored(found[0], vector, k)[0]
-        bm25_rows = _ranking(found[1], k, True)[0] if sparse is not None else _empty()[0]
+        bm25_rows = self._rescored_bm25(found[1], terms, k)[0] if sparse is not None else \
+            _empty()[0]
         return fusion.fuse(dense_rows, bm25_rows)
 
     def _fused_in_qdrant(self, vector: np.ndarray, sparse: Any, k: int, where: Where | None,
@@ -401,6 +404,12 @@ class QdrantStore:
         query = np.asarray(vector, dtype=np.float32)
         return top_rows(np.asarray(self._vectors[rows]) @ query, k, rows)
 
+    def _rescored_bm25(self, points: Sequence[Any], terms: Sequence[str], k: int) -> Ranking:
+        """The best k BM25 candidates by our own float32 score (``LexicalIndex.scores``)."""
+        rows = np.sort(np.fromiter((int(p.id) for p in points), dtype=np.int64,
+                                   count=len(points)))
+        return top_rows(self._lexical.scores_at(terms, rows), k, rows, positive_only=True)
+
 
 def _dense(vector: np.ndarray) -> list[float]:
     return np.asarray(vector, dtype=np.float32).tolist()
@@ -410,14 +419,10 @@ def _empty() -> Ranking:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 
-def _ranking(points: Sequence[Any], k: int, positive_only: bool = False) -> Ranking:
-    """The best k of scored points, ties broken by row; scores in float32, as the FAISS
-    and BM25 searches give them (BM25: positive scores only, as ``LexicalIndex.top``)."""
+def _ranking(points: Sequence[Any], k: int) -> Ranking:
+    """The best k of scored points, ties broken by row, scores in float32."""
     rows = np.fromiter((int(p.id) for p in points), dtype=np.int64, count=len(points))
     scores = np.fromiter((p.score for p in points), dtype=np.float64,
                          count=len(points)).astype(np.float32)
-    if positive_only:
-        keep = scores > 0
-        rows, scores = rows[keep], scores[keep]
     order = np.lexsort((rows, -scores))[:k]
     return rows[order], scores[order]
