@@ -274,7 +274,8 @@ def test_removed_releases_are_never_returned_and_bm25_follows_the_deletes(
     before = load_index(own_index, None, embedder)
     publish(config)
     report = build_index(config, embedder, progress=False)
-    assert sorted(report.removed) == sorted(r.id for r in removed) and report.passages_embedded == 0
+    assert sorted(report.removed) == sorted(r.id for r in removed)
+    assert report.passages_embedded == 0
     index = load_index(config.index, config, embedder)
     assert index.release_count == 350 - len(removed)
     gone = {r.id for r in removed}
@@ -382,7 +383,7 @@ def test_a_generation_without_its_collection_is_a_clear_error(built, own_index, 
                                                              embedder, tmp_path):
     config = config_from_dict({"seeds": str(built.seeds), "index": str(own_index), "store": {
         "backend": "qdrant", "qdrant_path": str(scratch / f"gone-{tmp_path.name}")}}, tmp_path)
-    with pytest.raises(IndexNotFoundError, match="no collection is published under the alias 'rag'"):
+    with pytest.raises(IndexNotFoundError, match="no collection is published under the alias"):
         load_index(config.index, config, embedder)
     publish(config)
     client = qdrant.connect(config.store)

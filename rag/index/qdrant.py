@@ -180,9 +180,12 @@ class QdrantBackend:
             return (f"collection {name} holds {meta.get('passages')} passages of generation "
                     f"{meta.get('generation')} created {meta.get('created')}, the folder "
                     f"{want['passages']} created {want['created']}")
-        if info.points_count is not None and info.points_count != want["passages"]:
-            return (f"collection {name} holds {info.points_count} points for "
-                    f"{want['passages']} passages (an interrupted upload)")
+        # A server's points_count is approximate: count exactly.
+        points = self._call(f"counting {name}",
+                            lambda: self.client.count(name, exact=True)).count
+        if points != want["passages"]:
+            return (f"collection {name} holds {points} points for {want['passages']} "
+                    "passages (an interrupted upload)")
         return ""
 
     def publish(self, index_dir: Path) -> str:
@@ -196,8 +199,8 @@ class QdrantBackend:
         self._upload(name, gen_dir, generation, lexical)
         self._switch(name)
         self._prune(index_dir)
-        return f"published {len(generation.passages)} passages to {name} ({_where(self.config)}, " \
-               f"alias {self.alias})"
+        return (f"published {len(generation.passages)} passages to {name} "
+                f"({_where(self.config)}, alias {self.alias})")
 
     def rollback(self, index_dir: Path) -> Path:
         served = self.serving(index_dir)
