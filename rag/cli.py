@@ -40,6 +40,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .index.build import build_index
 
     config = _config(args)
+    if args.rollback:
+        from .index.serving import rollback
+
+        print(f"serving {rollback(config)} again (store.backend {config.store.backend})")
+        return EXIT_OK
     embedder = _embedder(config)
     report = build_index(config, embedder, full=args.full, progress=not args.quiet,
                          lock_wait=args.wait)
@@ -397,6 +402,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--wait", type=float, default=0.0,
                    help="seconds to wait if another build holds the index (default: 0)")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument("--rollback", action="store_true",
+                   help="serve the previous generation again (and its Qdrant collection, "
+                        "with store.backend qdrant); the next build starts from it")
     i.set_defaults(func=cmd_index)
 
     for name, func, helptext in (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -240,6 +241,59 @@ class CollectConfig:
             _require(0 <= value <= 1, f"collect.{key}", value, "must be between 0 and 1")
 
 
+STORE_BACKENDS = ("faiss", "qdrant")
+STORE_FUSIONS = ("client", "server")
+_COLLECTION_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,48}")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where searches run (``rag.index.vectorstore``): ``faiss`` (the FAISS and BM25 files
+    of the index folder, the default) or ``qdrant``.
+
+    Qdrant is a server at ``qdrant_url`` or qdrant-client's local mode in the folder
+    ``qdrant_path`` (one of the two). Each generation is a collection
+    ``<collection_prefix>-<generation folder>``, served through the alias
+    ``collection_prefix``. ``fusion`` ``client`` fetches both rankings in one round trip
+    and fuses them here (any weights); ``server`` has Qdrant fuse them in the same query
+    (its RRF equals ours only when retrieval.dense_weight equals bm25_weight).
+    ``shards`` and ``replicas`` are a server collection's shard count (0: the server's
+    default) and copies of each shard (2 or more for a cluster to survive a node).
+    """
+
+    backend: str = "faiss"
+    qdrant_url: str | None = None
+    qdrant_path: str | None = None
+    collection_prefix: str = "rag"
+    fusion: str = "client"
+    timeout: float = 60.0
+    shards: int = 0
+    replicas: int = 1
+
+    def validate(self) -> None:
+        _require(self.backend in STORE_BACKENDS, "store.backend", self.backend,
+                 f"must be one of {', '.join(STORE_BACKENDS)}")
+        _require(self.fusion in STORE_FUSIONS, "store.fusion", self.fusion,
+                 f"must be one of {', '.join(STORE_FUSIONS)}")
+        _require(bool(_COLLECTION_PREFIX.fullmatch(self.collection_prefix)),
+                 "store.collection_prefix", self.collection_prefix,
+                 "must be 1-48 letters, digits, - or _")
+        _require(0 < self.timeout <= 3600, "store.timeout", self.timeout,
+                 "must be between 0 and 3600 seconds")
+        _require(0 <= self.shards <= 1000, "store.shards", self.shards,
+                 "must be between 0 (the server's default) and 1000")
+        _require(1 <= self.replicas <= 10, "store.replicas", self.replicas,
+                 "must be between 1 and 10")
+        if self.qdrant_url is not None:
+            _require(self.qdrant_url.startswith(("http://", "https://")), "store.qdrant_url",
+                     self.qdrant_url, "must be an http:// or https:// address")
+        if self.backend == "qdrant":
+            _require((self.qdrant_url is None) != (self.qdrant_path is None),
+                     "store.qdrant_url", self.qdrant_url,
+                     "and store.qdrant_path: set exactly one of them for store.backend "
+                     "qdrant (a server address, or a folder for qdrant-client's local mode)")
+
+
 def parse_day(value: str, key: str) -> dt.date:
     """A YYYY-MM-DD date, or ConfigError naming the key."""
     try:
@@ -315,13 +369,20 @@ class Config:
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     llm: LLMSettings = field(default_factory=LLMSettings)
     llm_api_key: str | None = field(default=None, repr=False)
 
     def validate(self) -> Config:
         for part in (self.model, self.chunking, self.retrieval, self.answer, self.collect,
-                     self.server, self.llm):
+                     self.server, self.store, self.llm):
             part.validate()
+        retrieval = self.retrieval
+        _require(self.store.fusion == "client" or retrieval.dense_weight == retrieval.bm25_weight,
+                 "store.fusion", self.store.fusion,
+                 f"needs retrieval.dense_weight ({retrieval.dense_weight:g}) equal to bm25_weight "
+                 f"({retrieval.bm25_weight:g}): Qdrant weighs a ranking otherwise than ours; "
+                 "use store.fusion client")
         return self
 
     def replace(self, **changes: Any) -> Config:
@@ -340,6 +401,7 @@ _SECTIONS = {
     "answer": AnswerConfig,
     "collect": CollectConfig,
     "server": ServerConfig,
+    "store": StoreConfig,
     "llm": LLMSettings,
 }
 
@@ -396,6 +458,9 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path, source: str = "config"
     if sections["model"].cache is not None:
         cache = (base_dir / Path(sections["model"].cache).expanduser()).resolve()
         sections["model"] = dataclasses.replace(sections["model"], cache=str(cache))
+    if sections["store"].qdrant_path is not None:
+        qdrant = (base_dir / Path(sections["store"].qdrant_path).expanduser()).resolve()
+        sections["store"] = dataclasses.replace(sections["store"], qdrant_path=str(qdrant))
     return Config(**paths, **sections).validate()
 
 

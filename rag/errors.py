@@ -41,3 +41,8 @@ class IndexLockedError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be used (empty, too long, ...)."""
+
+
+class StoreError(RagError):
+    """The vector store (a Qdrant server or local-mode folder) cannot be reached, is in
+    use, or refused a request."""

@@ -81,7 +81,7 @@ def test_float16_scan_rescored_in_float32_gives_the_exact_top_k(config, embedder
     _many_releases(seeds, 150)
     build_index(config, embedder, progress=False)
     index = load_index(config.index, config, embedder)
-    assert isinstance(index._dense_search._faiss, faiss.IndexScalarQuantizer)  # float16 storage
+    assert isinstance(index.vector_store.dense_search._faiss, faiss.IndexScalarQuantizer)  # float16 storage
     assert len(index) > 100  # deeper than the scan's candidate list for k = 3
     for question in ["topic 3 grain", "ports in depth", "release number 42", "NATO Hungary"]:
         q = embedder.embed([question])[0]

@@ -37,6 +37,7 @@ from .engine import Engine, LocalEngine
 from .lexical import LexicalIndex, NewTexts, OldRows
 from .manifest import (Counts, FaissSettings, IndexSettings, Manifest, ReleaseEntry,
                        SkippedEntry, Stamp)
+from .serving import backend
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class BuildReport:
     reason: str = ""
     seconds: float = 0.0
     index_path: Path | None = None
+    published: str = ""  # what the vector store did to serve it (rag.index.serving)
 
     @property
     def wrote(self) -> bool:
@@ -74,6 +76,8 @@ class BuildReport:
                  f"{self.passages} in the index; {self.seconds:.1f} s"]
         if not self.wrote:
             lines.append("index is up to date; nothing written")
+        if self.published:
+            lines.append(self.published)
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines.extend(f"  {s.path}: {s.reason}" for s in self.skipped)
@@ -434,15 +438,20 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
     Returns:
         What was done. Nothing is written when nothing changed.
 
+    The generation written (or, when nothing changed, the current one) is then
+    published to the vector store ``config.store`` names (``rag.index.serving``).
+
     Raises:
         ReleaseError: the seeds folder does not exist.
         IndexLockedError: another build holds the index.
+        StoreError: the Qdrant server or folder cannot be used.
     """
     started = time.perf_counter()
     config.chunking.fits(embedder.info.max_tokens)
     settings = IndexSettings.of(config, embedder.info)
     faiss = FaissSettings.of(config.retrieval)
     index_dir = Path(config.index)
+    stores = backend(config.store)  # now: a missing qdrant-client or a busy folder fails early
     with store.build_lock(index_dir, wait=lock_wait):
         store.prune(index_dir)
         previous, reason = read_previous(index_dir, settings, full)
@@ -455,6 +464,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                              unchanged=plan.unchanged, skipped=loaded.skipped,
                              full=previous is None, reason=reason)
         if _up_to_date(plan, previous, faiss):
+            report.published = stores.publish(index_dir)  # a build stopped before it
             report.passages = len(previous.gen.passages)
             report.seconds = time.perf_counter() - started
             return report
@@ -471,6 +481,7 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         report.index_path = store.write_generation(
             index_dir, gen, make_faiss_index(arrays.vectors, faiss), lexical)
         store.prune(index_dir)
+        report.published = stores.publish(index_dir)
         report.passages = len(arrays.passages)
         report.seconds = time.perf_counter() - started
         return report

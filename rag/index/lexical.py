@@ -267,6 +267,24 @@ class LexicalIndex:
             out[rows] += np.float32(repeats * self._idf_at(term)) * tf / (tf + norm[rows])
         return out
 
+    def scores_at(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """:meth:`scores` of the given rows only, bit for bit (the same float32 steps
+        in the same order), for re-scoring candidates found elsewhere."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        counts = Counter(self._vocab[t] for t in terms if t in self._vocab)
+        if not counts or not len(rows):
+            return out
+        norm = self._length_norm()[rows]
+        for term, repeats in counts.items():
+            start, end = int(self.indptr[term]), int(self.indptr[term + 1])
+            postings = np.asarray(self.rows[start:end])
+            at = np.minimum(np.searchsorted(postings, rows), len(postings) - 1)
+            found = postings[at] == rows
+            tf = np.asarray(self.tf[start:end], dtype=np.float32)[at[found]]
+            out[found] += np.float32(repeats * self._idf_at(term)) * tf / (tf + norm[found])
+        return out
+
     def top(self, terms: Sequence[str], k: int, mask: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
         """The k best passages (rows, scores) with a positive score, best first; with a
@@ -276,6 +294,31 @@ class LexicalIndex:
             rows = np.flatnonzero(mask)
             return top_rows(scores[rows], k, rows, positive_only=True)
         return top_rows(scores, k, positive_only=True)
+
+    def query_weights(self, terms: Sequence[str]) -> dict[int, float]:
+        """The query side of BM25 as a sparse vector: term id -> repeats * idf, for the
+        analysed query terms in the vocabulary. Its dot product with
+        :meth:`document_weights` is :meth:`scores`; idf is taken from this index, so it
+        follows the passages an incremental build removed."""
+        counts = Counter(self._vocab[t] for t in terms if t in self._vocab)
+        return {term: repeats * self._idf_at(term) for term, repeats in counts.items()}
+
+    def document_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The document side of BM25 as sparse rows: ``tf / (tf + k1 * (1 - b + b * len /
+        avg_len))`` per posting, regrouped passage-major.
+
+        Returns:
+            ``indptr`` (passages + 1) into ``terms`` (int64) and ``weights`` (float32):
+            passage ``i``'s entries are ``indptr[i]:indptr[i + 1]``, term ids ascending.
+        """
+        terms = np.repeat(np.arange(len(self.vocab), dtype=np.int64), self._df)
+        rows = np.asarray(self.rows, dtype=np.int64)
+        tf = np.asarray(self.tf, dtype=np.float32)
+        weights = tf / (tf + self._length_norm()[rows])
+        order = np.lexsort((terms, rows))  # stable by row, terms ascending within one
+        indptr = np.zeros(self.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=self.size), out=indptr[1:])
+        return indptr, terms[order], weights[order]
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an analysed term (unknown terms count as rare)."""

@@ -36,7 +36,8 @@ from .manifest import FORMAT_VERSION, MANIFEST, Manifest, read_manifest
 
 # Re-exported: the store is where callers look for an index's files and their names.
 __all__ = ["FORMAT_VERSION", "MANIFEST", "FIX", "Generation", "read_manifest", "resolve",
-           "read_generation", "write_generation", "prune", "build_lock", "group_starts"]
+           "read_generation", "write_generation", "prune", "previous", "switch", "build_lock",
+           "group_starts"]
 
 CURRENT = "current"
 RELEASES = "releases.jsonl"
@@ -257,6 +258,32 @@ def prune(index_dir: Path, keep: int = 2) -> None:
             kept += 1
             continue
         shutil.rmtree(gen, ignore_errors=True)
+
+
+def switch(index_dir: Path, gen_dir: Path) -> None:
+    """Point ``current`` at the generation folder ``gen_dir`` (of ``index_dir``), atomically."""
+    link = index_dir / f".{CURRENT}-switch-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(gen_dir.name, link)
+    os.replace(link, index_dir / CURRENT)
+    fsync_dir(index_dir)
+
+
+def previous(index_dir: Path, served: Path | None = None) -> Path:
+    """The newest generation older than ``served`` (by default the current one): what a
+    rollback serves again.
+
+    Raises:
+        IndexNotFoundError: there is none (``prune`` keeps one besides the current).
+    """
+    served = served if served is not None else resolve(index_dir)
+    served_time = served.stat().st_mtime_ns
+    older = [g for g in index_dir.glob("gen-*") if g.is_dir() and g.name != served.name
+             and (g / MANIFEST).is_file() and g.stat().st_mtime_ns < served_time]
+    if not older:
+        raise IndexNotFoundError(f"{index_dir} keeps no generation older than {served.name} "
+                                 "to roll back to")
+    return max(older, key=lambda g: g.stat().st_mtime_ns)
 
 
 @contextlib.contextmanager

@@ -1,34 +1,15 @@
-"""Fusing rankings: weighted reciprocal rank fusion, and per-release merging of passages."""
+"""Fusing rankings: weighted reciprocal rank fusion (``rag.index.fusion``, shared by the
+vector-store back-ends), and per-release merging of passages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
+from ..index.fusion import reciprocal_rank_fusion
 
-def reciprocal_rank_fusion(rankings: Sequence[tuple[np.ndarray, float]],
-                           rrf_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fuse rankings: each row scores ``weight / (rrf_k + rank)`` per ranking it is in.
-
-    Args:
-        rankings: (rows best first, weight) per ranking.
-        rrf_k: the RRF constant; larger flattens the advantage of the top ranks.
-
-    Returns:
-        Rows and fused scores, best first (ties broken by row).
-    """
-    fused: dict[int, float] = {}
-    for rows, weight in rankings:
-        for rank, row in enumerate(rows.tolist(), 1):
-            fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
-    if not fused:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    rows = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
-    scores = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
-    order = np.lexsort((rows, -scores))
-    return rows[order], scores[order]
+__all__ = ["Span", "merge_spans", "reciprocal_rank_fusion"]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ..errors import QuestionError
 from ..generate import LLMSettings
 from ..index import store
 from ..index.lexical import LexicalIndex
+from ..index.vectorstore import VectorStore
 from ..model.embedder import Embedder
 from .answer import Answer, answer
 from .diff import Diff, DiffSettings, WindowSpec, diff
@@ -41,9 +42,9 @@ class Index(Retriever):
         self.llm_api_key: str | None = None
 
     @classmethod
-    def _loaded(cls, gen_dir: Path, generation: store.Generation, faiss_index: Any,
+    def _loaded(cls, gen_dir: Path, generation: store.Generation, vector_store: VectorStore,
                 lexical: LexicalIndex, embedder: Embedder, config: Config | None) -> Index:
-        index = super()._loaded(gen_dir, generation, faiss_index, lexical, embedder, config)
+        index = super()._loaded(gen_dir, generation, vector_store, lexical, embedder, config)
         if config is not None:
             index.answer_config = config.answer
             index.collect_config = config.collect

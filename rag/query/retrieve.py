@@ -1,8 +1,9 @@
 """A loaded index and retrieval: question -> ranked ``Hit`` passages.
 
-``Retriever`` holds an index's tables, its FAISS and BM25 indexes and the query model,
-and ranks passages: dense, BM25, or both fused, under date and category filters applied
-inside the search. It knows nothing of answers; ``rag.query.answer`` builds on it.
+``Retriever`` holds an index's tables, its vector store (``rag.index.vectorstore``: FAISS
+and BM25 in this process, or Qdrant) and the query model, and ranks passages: dense,
+BM25, or both fused, under date and category filters applied inside the search. It
+knows nothing of answers; ``rag.query.answer`` builds on it.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import numpy as np
 from ..config import Config, RetrievalConfig, mode_problem, parse_day, top_k_problem
 from ..errors import ConfigError, IndexCorruptError, IndexMismatchError, QuestionError
 from ..index import store
-from ..index.dense import DenseSearch, read_faiss
 from ..index.lexical import LexicalIndex, analyse
 from ..index.manifest import FaissSettings, IndexSettings
+from ..index.serving import backend
 from ..index.staleness import Staleness, check_staleness
+from ..index.vectorstore import Fusion, VectorStore, Where
 from ..ingest.releases import Release
 from ..model.embedder import Embedder
 from ..vectors import dequantize_unit
 from .dates import DateWindow, find_date_window, strip_date_expression
-from .fusion import merge_spans, reciprocal_rank_fusion
+from .fusion import merge_spans
 from .links import release_json
 
 MAX_QUESTION_CHARS = 2000
@@ -94,12 +96,14 @@ class SearchResult:
 
 
 class Retriever:
-    """A built index, loaded: releases, passages, vectors, FAISS and BM25.
+    """A built index, loaded: releases, passages, vectors, and the vector store that
+    searches them (``vector_store``); ``lexical`` is the generation's BM25 index, whose
+    idf weighs query terms whatever the store.
 
     Create with :meth:`load`. Vectors are memory-mapped, not read whole.
     """
 
-    def __init__(self, path: Path, generation: store.Generation, faiss_index: Any,
+    def __init__(self, path: Path, generation: store.Generation, vector_store: VectorStore,
                  lexical: LexicalIndex, embedder: Embedder, config: RetrievalConfig):
         self.path = path
         self.manifest = generation.manifest
@@ -111,13 +115,14 @@ class Retriever:
         self.embedder = embedder
         self.lexical = lexical
         self.config = config
-        self._dense_search = DenseSearch(faiss_index, generation.vectors)
+        self.vector_store = vector_store
         # Row ranges: release -> its passages, passage -> its sentences.
         self._passage_starts = store.group_starts(self.passages["release"], len(self.releases))
         self._sentence_starts = store.group_starts(self.sentences["passage"], len(self.passages))
         self._release_rows = {r.id: i for i, r in enumerate(self.releases)}
         self._release_dates = np.array([r.date.toordinal() for r in self.releases], dtype=np.int64)
         self._release_categories = np.array([r.category.lower() for r in self.releases])
+        self._category_set = set(self._release_categories.tolist())
         self.categories = sorted({r.category for r in self.releases if r.category})
         self.newest = max((r.date for r in self.releases), default=dt.date.today())
         self.oldest = min((r.date for r in self.releases), default=self.newest)
@@ -167,8 +172,8 @@ class Retriever:
                    category=release.category, url=release.url)
 
     def search_vectors(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows and inner-product scores for one normalised query vector (FAISS)."""
-        return self._dense_search.search(query, k)
+        """Top-k rows and inner-product scores for one normalised query vector."""
+        return self.vector_store.dense(query, k, None)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """The query model's vectors for texts (unit length)."""
@@ -178,22 +183,20 @@ class Retriever:
         """BM25 inverse document frequency of an analysed term."""
         return self.lexical.idf(term)
 
-    def _mask(self, window: DateWindow | None, category: str | None) -> np.ndarray | None:
-        """Passages allowed by the filters, or None when nothing is filtered."""
+    def _where(self, window: DateWindow | None, category: str | None) -> Where | None:
+        """The filters a search applies, or None when nothing is filtered."""
         if window is None and not category:
             return None
-        allowed = np.ones(len(self.releases), dtype=bool)
-        if window is not None:
-            if window.since:
-                allowed &= self._release_dates >= window.since.toordinal()
-            if window.until:
-                allowed &= self._release_dates <= window.until.toordinal()
-        if category:
-            if category.lower() not in set(self._release_categories.tolist()):
-                raise QuestionError(f"category {category!r} is not in the index "
-                                    f"(known: {', '.join(self.categories) or 'none'})")
-            allowed &= self._release_categories == category.lower()
-        return allowed[self.passages["release"]]
+        if category and category.lower() not in self._category_set:
+            raise QuestionError(f"category {category!r} is not in the index "
+                                f"(known: {', '.join(self.categories) or 'none'})")
+        return Where(window.since if window else None, window.until if window else None,
+                     category.lower() if category else None)
+
+    def _allows_none(self, where: Where | None) -> bool:
+        """No release passes the filters (so there is nothing to search)."""
+        return where is not None and not where.allows(self._release_dates,
+                                                      self._release_categories).any()
 
     def query_vector(self, query: str) -> np.ndarray:
         """The embedder's vector for ``query``; the last QUERY_VECTORS_KEPT are kept."""
@@ -208,11 +211,11 @@ class Retriever:
                     self._query_vectors.popitem(last=False)
         return vector
 
-    def _dense(self, query: str, k: int, mask: np.ndarray | None):
-        return self._dense_search.search(self.query_vector(query), k, mask)
+    def _dense(self, query: str, k: int, where: Where | None):
+        return self.vector_store.dense(self.query_vector(query), k, where)
 
-    def _bm25(self, query: str, k: int, mask: np.ndarray | None):
-        return self.lexical.top(analyse(query), k, mask)
+    def _bm25(self, query: str, k: int, where: Where | None):
+        return self.vector_store.lexical(analyse(query), k, where)
 
     def search(self, question: str, top_k: int | None = None, *, mode: str | None = None,
                since: dt.date | str | None = None, until: dt.date | str | None = None,
@@ -238,12 +241,12 @@ class Retriever:
         top_k = cfg.top_k if top_k is None else top_k
         if problem := top_k_problem(top_k):  # per-call arguments are part of the question
             raise QuestionError(f"top_k = {top_k!r} {problem}")
-        query, window, mask, mode = self._plan(question, mode, since, until, category,
-                                               question_dates)
-        if mask is not None and not mask.any():
+        query, window, where, mode = self._plan(question, mode, since, until, category,
+                                                question_dates)
+        if self._allows_none(where):
             return SearchResult([], window, query, mode)
         depth = max(cfg.candidates, top_k * cfg.max_per_release * 2)
-        return SearchResult(self._ranked(query, mode, depth, mask, top_k, cfg.max_per_release),
+        return SearchResult(self._ranked(query, mode, depth, where, top_k, cfg.max_per_release),
                             window, query, mode)
 
     def search_deep(self, question: str, depth: int, *, max_per_release: int = 3,
@@ -260,17 +263,17 @@ class Retriever:
         """
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 10000:
             raise QuestionError(f"depth = {depth!r} must be between 1 and 10000")
-        query, window, mask, mode = self._plan(question, mode, since, until, category,
-                                               question_dates)
-        if mask is not None and not mask.any():
+        query, window, where, mode = self._plan(question, mode, since, until, category,
+                                                question_dates)
+        if self._allows_none(where):
             return SearchResult([], window, query, mode)
-        return SearchResult(self._ranked(query, mode, depth, mask, depth, max_per_release),
+        return SearchResult(self._ranked(query, mode, depth, where, depth, max_per_release),
                             window, query, mode)
 
     def _plan(self, question: str, mode: str | None, since: dt.date | str | None,
               until: dt.date | str | None, category: str | None, question_dates: bool
-              ) -> tuple[str, DateWindow | None, np.ndarray | None, str]:
-        """The query text, date window, passage mask and mode a search runs with."""
+              ) -> tuple[str, DateWindow | None, Where | None, str]:
+        """The query text, date window, filters and mode a search runs with."""
         question = check_question(question)
         cfg = self.config
         mode = mode or cfg.mode
@@ -297,21 +300,18 @@ class Retriever:
                 window = None
             if window is not None:
                 query = strip_date_expression(question, window) or question
-        return query, window, self._mask(window, category), mode
+        return query, window, self._where(window, category), mode
 
-    def _ranked(self, query: str, mode: str, depth: int, mask: np.ndarray | None,
+    def _ranked(self, query: str, mode: str, depth: int, where: Where | None,
                 top_k: int, max_per_release: int) -> list[Hit]:
         """The first top_k spans of the mode's ranking, each ranking read depth deep."""
-        cfg = self.config
         if mode == "dense":
-            rows, scores = self._dense(query, depth, mask)
+            rows, scores = self._dense(query, depth, where)
         elif mode == "bm25":
-            rows, scores = self._bm25(query, depth, mask)
+            rows, scores = self._bm25(query, depth, where)
         else:
-            dense_rows, _ = self._dense(query, depth, mask)
-            bm25_rows, _ = self._bm25(query, depth, mask)
-            rows, scores = reciprocal_rank_fusion(
-                [(dense_rows, cfg.dense_weight), (bm25_rows, cfg.bm25_weight)], cfg.rrf_k)
+            rows, scores = self.vector_store.fused(self.query_vector(query), analyse(query),
+                                                   depth, where, Fusion.of(self.config))
         spans = merge_spans(rows, scores, self.passages, top_k, max_per_release)
         return [self._hit(s.release, s.start, s.end, rank, s.score)
                 for rank, s in enumerate(spans, 1)]
@@ -335,7 +335,8 @@ class Retriever:
         Args:
             path: the index folder (or one of its generation folders).
             embedder: the query model; it must be the one the index was built with.
-            config: settings to check the index against; None takes the index's own.
+            config: settings to check the index against, and the vector store to search
+                with (``store``); None takes the index's own settings and FAISS.
 
         Returns:
             The loaded index, ready for ``retrieve``.
@@ -345,7 +346,8 @@ class Retriever:
             IndexMismatchError: built with another model, dimension, chunking or format.
             IndexCorruptError: a file is damaged or the files disagree.
         """
-        gen_dir = store.resolve(Path(path))
+        stores = backend(config.store if config is not None else None)
+        gen_dir = stores.serving(Path(path))
         manifest = store.read_manifest(gen_dir)
         if config is not None:
             manifest.check(IndexSettings.of(config, embedder.info),
@@ -355,20 +357,19 @@ class Retriever:
                                      f"gives {embedder.info.dim}; {store.FIX}")
         generation = store.read_generation(gen_dir)
         retrieval = config.retrieval if config is not None else RetrievalConfig()
-        faiss_index = read_faiss(gen_dir / store.FAISS, len(generation.passages),
-                                 embedder.info.dim,
-                                 retrieval.hnsw_ef_search if config is not None else None)
         lexical = LexicalIndex.load(gen_dir / store.BM25)
         if lexical.size != len(generation.passages) and len(generation.passages):
             raise IndexCorruptError(f"{gen_dir / store.BM25} covers {lexical.size} passages, "
                                     f"the index has {len(generation.passages)}; {store.FIX}")
-        return cls._loaded(gen_dir, generation, faiss_index, lexical, embedder, config)
+        vector_store = stores.open(gen_dir, generation, lexical,
+                                   retrieval.hnsw_ef_search if config is not None else None)
+        return cls._loaded(gen_dir, generation, vector_store, lexical, embedder, config)
 
     @classmethod
-    def _loaded(cls, gen_dir: Path, generation: store.Generation, faiss_index: Any,
+    def _loaded(cls, gen_dir: Path, generation: store.Generation, vector_store: VectorStore,
                 lexical: LexicalIndex, embedder: Embedder, config: Config | None):
         """The instance ``load`` returns (a subclass adds what it needs from config)."""
-        return cls(gen_dir, generation, faiss_index, lexical, embedder,
+        return cls(gen_dir, generation, vector_store, lexical, embedder,
                    config.retrieval if config is not None else RetrievalConfig())
 
 
