@@ -342,7 +342,11 @@ def _reason(exc: BaseException) -> str:
     lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines()]
     own = [line for line in lines if _ERROR_LINE.match(line)
            and not line.startswith(("ray.", "Ray", "UserCodeException"))]
-    return own[-1] if own else _first_line(_cause(exc))
+    if own:
+        return own[-1]
+    if not type(exc).__module__.startswith("ray"):
+        return _first_line(exc)  # a plain error raised in Ray's code: its own words
+    return _first_line(_cause(exc))
 
 
 def _cause(exc: BaseException) -> BaseException:
