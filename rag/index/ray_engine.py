@@ -185,7 +185,9 @@ class RayEngine:
             except Exception as exc:  # ConnectionError, ValueError, RuntimeError ...
                 where = f"the Ray cluster at {self.address}" if self.address else "Ray here"
                 raise RagError(f"cannot start or join {where}: {_first_line(exc)} (start one "
-                               "with `ray start --head`, then pass --address HOST:6379)") from None
+                               "with `ray start --head`, then pass --address auto on that "
+                               "machine; naming HOST:6379 also needs RAY_AUTH_MODE=token and "
+                               "the head's ~/.ray/auth_token)") from None
             self._started = True
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
