@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typing import Any
 
-from .config import MODES, Config, load_config
+from .config import ENGINES, MODES, Config, load_config
 from .errors import ConfigError, RagError
 from .version import __version__
 
@@ -36,6 +36,21 @@ def _embedder(config: Config):
     return load_embedder(config.model)
 
 
+def _engine(args: argparse.Namespace, config: Config):
+    """The build engine ``--engine``/``build.engine`` names (None: the local one)."""
+    name = args.engine or config.build.engine
+    if name != "ray":
+        if args.address:
+            raise ConfigError(f"--address {args.address} is the Ray cluster to build on; "
+                              "it needs --engine ray (or build.engine: ray)")
+        return None
+    from .index.ray_engine import RayEngine
+
+    return RayEngine(config.model, config.chunking,
+                     address=args.address or config.build.ray_address,
+                     actors=config.build.ray_actors)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from .index.build import build_index
 
@@ -45,16 +60,21 @@ def cmd_index(args: argparse.Namespace) -> int:
 
         print(f"serving {rollback(config)} again (store.backend {config.store.backend})")
         return EXIT_OK
-    embedder = _embedder(config)
-    report = build_index(config, embedder, full=args.full, progress=not args.quiet,
-                         lock_wait=args.wait)
-    print(report.summary())
-    if args.watch:
-        _watch(config, embedder, args.interval)
+    engine = _engine(args, config)  # before the model: a missing Ray is said at once
+    try:
+        embedder = _embedder(config)
+        report = build_index(config, embedder, full=args.full, progress=not args.quiet,
+                             lock_wait=args.wait, engine=engine)
+        print(report.summary())
+        if args.watch:
+            _watch(config, embedder, args.interval, engine)
+    finally:
+        if engine is not None:
+            engine.close()
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 
-def _watch(config: Config, embedder, interval: float) -> None:
+def _watch(config: Config, embedder, interval: float, engine=None) -> None:
     from .index import store
     from .index.build import build_index
     from .index.staleness import check_staleness
@@ -66,8 +86,8 @@ def _watch(config: Config, embedder, interval: float) -> None:
             manifest = store.read_manifest(store.resolve(config.index))
             if not check_staleness(manifest, config.seeds).stale:
                 continue
-            print(build_index(config, embedder, progress=False, lock_wait=60).summary(),
-                  flush=True)
+            print(build_index(config, embedder, progress=False, lock_wait=60,
+                              engine=engine).summary(), flush=True)
         except RagError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
 
@@ -405,6 +425,13 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--rollback", action="store_true",
                    help="serve the previous generation again (and its Qdrant collection, "
                         "with store.backend qdrant); the next build starts from it")
+    i.add_argument("--engine", choices=ENGINES,
+                   help="where releases are read, chunked and embedded: local (this process) "
+                        "or ray (a Ray cluster; pip install .[ray]) (default from config: "
+                        "build.engine, local)")
+    i.add_argument("--address", metavar="ADDR",
+                   help="the Ray cluster to build on (auto, HOST:6379, ray://HOST:10001); "
+                        "without it, --engine ray starts Ray on this machine")
     i.set_defaults(func=cmd_index)
 
     for name, func, helptext in (

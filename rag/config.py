@@ -316,6 +316,29 @@ class ServerConfig:
         _require(0 <= self.port <= 65535, "server.port", self.port, "must be between 0 and 65535")
 
 
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Where ``rag index`` reads, chunks and embeds releases: ``local`` (this process)
+    or ``ray`` (a Ray cluster, ``pip install .[ray]``; rag.index.ray_engine).
+    ``ray_address`` names the cluster (``auto``, ``HOST:6379``, ``ray://HOST:10001``; None
+    starts Ray on this machine for the build); ``ray_actors`` is the number of embedders
+    (0: one per CPU of the cluster). ``rag index --engine/--address`` override them.
+    """
+
+    engine: str = "local"
+    ray_address: str | None = None
+    ray_actors: int = 0
+
+    def validate(self) -> None:
+        _require(self.engine in ENGINES, "build.engine", self.engine,
+                 f"must be one of {', '.join(ENGINES)}")
+        _require(0 <= self.ray_actors <= 100000, "build.ray_actors", self.ray_actors,
+                 "must be between 0 (one per CPU) and 100000")
+
+
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """Where exported models are kept: ``$RAG_CACHE_DIR``, else the user cache."""
     if environ.get("RAG_CACHE_DIR"):
@@ -370,12 +393,14 @@ class Config:
     collect: CollectConfig = field(default_factory=CollectConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
     llm: LLMSettings = field(default_factory=LLMSettings)
     llm_api_key: str | None = field(default=None, repr=False)
 
     def validate(self) -> Config:
         for part in (self.model, self.chunking, self.retrieval, self.answer, self.collect,
                      self.server, self.store, self.llm):
+                     self.server, self.build, self.llm):
             part.validate()
         retrieval = self.retrieval
         _require(self.store.fusion == "client" or retrieval.dense_weight == retrieval.bm25_weight,
@@ -402,6 +427,7 @@ _SECTIONS = {
     "collect": CollectConfig,
     "server": ServerConfig,
     "store": StoreConfig,
+    "build": BuildConfig,
     "llm": LLMSettings,
 }
 

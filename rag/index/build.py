@@ -23,9 +23,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import Config
+from ..config import ChunkConfig, Config
 from ..errors import IndexMismatchError, IndexNotFoundError, RagError
-from ..ingest.chunking import Passage, chunk_release, context_header, embedding_text
+from ..ingest.chunking import (Passage, TokenCounter, chunk_release, context_header,
+                               embedding_text)
 from ..ingest.releases import READER_VERSION, LoadResult, Release, Skipped, file_stamp
 from ..ingest.sentences import passage_sentences
 from ..model.embedder import Embedder
@@ -184,8 +185,19 @@ class Plan:
         return bool(self.added or self.changed or self.removed)
 
 
+# A release -> its context header and passages (``chunk_here``, or an engine's ``chunk``
+# that returns the same, e.g. cut on a cluster while the release was read).
+Chunker = Callable[[Release, ChunkConfig, TokenCounter], tuple[str, list[Passage]]]
+
+
+def chunk_here(release: Release, chunking: ChunkConfig,
+               count: TokenCounter) -> tuple[str, list[Passage]]:
+    """A release's context header and passages, cut in this process."""
+    return context_header(release, chunking, count), chunk_release(release, chunking, count)
+
+
 def plan_build(loaded: LoadResult, previous: Previous | None, config: Config,
-               embedder: Embedder) -> Plan:
+               embedder: Embedder, chunk: Chunker = chunk_here) -> Plan:
     """Compare the releases read with the last generation and chunk what is new."""
     old = previous.gen if previous is not None else None
     old_hashes = {rid: e.hash for rid, e in old.manifest.releases.items()} if old else {}
@@ -209,8 +221,7 @@ def plan_build(loaded: LoadResult, previous: Previous | None, config: Config,
                 plan.parts.append(Kept(row, (b - a,), a, b))
             continue
         (plan.changed if release.id in old_hashes else plan.added).append(release.id)
-        header = context_header(release, config.chunking, count)
-        chunks = chunk_release(release, config.chunking, count)
+        header, chunks = chunk(release, config.chunking, count)
         plan.parts.append(Fresh(row, tuple(chunks),
                                 tuple(embedding_text(header, p) for p in chunks)))
     return plan
@@ -459,7 +470,9 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         engine = engine or LocalEngine()
         loaded = LoadResult(releases, []) if releases is not None else engine.load(
             config.seeds, reuse=previous.reuse if previous is not None else None)
-        plan = plan_build(loaded, previous, config, embedder)
+        # An engine may cut passages where it read the releases (``RayEngine.chunk``).
+        plan = plan_build(loaded, previous, config, embedder,
+                          getattr(engine, "chunk", None) or chunk_here)
         report = BuildReport(added=plan.added, changed=plan.changed, removed=plan.removed,
                              unchanged=plan.unchanged, skipped=loaded.skipped,
                              full=previous is None, reason=reason)

@@ -256,7 +256,25 @@ def file_stamp(path: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def load_releases(root: str | Path, reuse: Reuse | None = None) -> LoadResult:
+# Reads the files given (below the seeds folder ``root``), in order: for each, its Release
+# or the ReleaseError that says why it cannot be used. ``read_each`` does it here; a cluster
+# engine (rag.index.ray_engine) reads them on its workers.
+ReadMany = Callable[[list[Path], Path], list["Release | ReleaseError"]]
+
+
+def read_each(paths: list[Path], root: Path) -> list[Release | ReleaseError]:
+    """Read and parse each file in this process (the default ``ReadMany``)."""
+    out: list[Release | ReleaseError] = []
+    for path in paths:
+        try:
+            out.append(read_release(path, root))
+        except ReleaseError as exc:
+            out.append(exc)
+    return out
+
+
+def load_releases(root: str | Path, reuse: Reuse | None = None,
+                  read: ReadMany = read_each) -> LoadResult:
     """Load every release below ``root``; bad files are skipped with a warning.
 
     Args:
@@ -265,6 +283,7 @@ def load_releases(root: str | Path, reuse: Reuse | None = None) -> LoadResult:
             returns is used instead of parsing the file (an incremental build passes the
             releases of the last index whose file stamps are unchanged). Reused releases
             go through the same duplicate-url check as parsed ones.
+        read: reads the files that are not reused (``read_each``: here, one by one).
 
     Raises:
         ReleaseError: ``root`` is not a folder (a bad file never raises).
@@ -273,12 +292,10 @@ def load_releases(root: str | Path, reuse: Reuse | None = None) -> LoadResult:
     if not root.is_dir():
         raise ReleaseError(f"seeds folder {root} does not exist or is not a folder")
     files, skipped = find_release_files(root)
-    releases = []
     stamps: dict[str, tuple[int, int]] = {}
-    by_url: dict[str, str] = {}
-    for path in files:
+    got: dict[int, Release | ReleaseError] = {}
+    for k, path in enumerate(files):
         rid = path.relative_to(root).as_posix()
-        release = None
         try:
             # Stamped before reading: a file changed while being read gets a new stamp
             # the next time, so it is never reused with stale content.
@@ -288,14 +305,20 @@ def load_releases(root: str | Path, reuse: Reuse | None = None) -> LoadResult:
             # and read_release says why it is skipped.
             if reuse is not None and stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE_BYTES:
                 release = reuse(rid, stamps[rid])
+                if release:
+                    got[k] = release
         except OSError:
             pass  # read_release reports it
-        try:
-            release = release or read_release(path, root)
-        except ReleaseError as exc:
-            reason = str(exc).split(": ", 1)[-1]
+    todo = [k for k in range(len(files)) if k not in got]
+    got.update(zip(todo, read([files[k] for k in todo], root)))
+    releases = []
+    by_url: dict[str, str] = {}
+    for k, path in enumerate(files):
+        rid, release = path.relative_to(root).as_posix(), got[k]
+        if isinstance(release, ReleaseError):
+            reason = str(release).split(": ", 1)[-1]
             skipped.append(Skipped(rid, reason))
-            log.warning("skipped %s", exc)
+            log.warning("skipped %s", release)
             continue
         if release.url and release.url in by_url:
             # The same page saved twice: citing either would be the same, so keep one.

@@ -29,6 +29,27 @@ from .torch_encoder import TorchEncoder
 log = logging.getLogger(__name__)
 
 
+class TokenCounter:
+    """Word pieces per text as the model's tokenizer cuts them, without special tokens
+    and without truncating (what passages are sized by). Only the tokenizer is loaded,
+    so a cluster worker that chunks releases need not load the model."""
+
+    def __init__(self, folder: ModelFolder):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        counts: list[int] = []
+        for i in range(0, len(texts), 4096):
+            encoded = self._tokenizer.encode_batch(list(texts[i:i + 4096]),
+                                                   add_special_tokens=False)
+            counts.extend(len(e.ids) for e in encoded)
+        return counts
+
+
 class TransformerEmbedder:
     """A sentence-transformers model folder run on the CPU (see the module docstring).
 
@@ -41,13 +62,9 @@ class TransformerEmbedder:
     """
 
     def __init__(self, config: ModelConfig):
-        from tokenizers import Tokenizer
-
         folder = model_folder(config.name)
         self._cls = folder.pooling == "cls"
-        self._tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
+        self._counter = TokenCounter(folder)
         # The model reads at most max_tokens pieces, special tokens included, as
         # sentence-transformers truncates; counting sees the whole text.
         self._truncating = model_tokenizer(folder)
@@ -67,12 +84,7 @@ class TransformerEmbedder:
         self.info = ModelInfo(folder.model_id, folder.dim, folder.max_tokens, precision, variant)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        counts: list[int] = []
-        for i in range(0, len(texts), 4096):
-            encoded = self._tokenizer.encode_batch(list(texts[i:i + 4096]),
-                                                   add_special_tokens=False)
-            counts.extend(len(e.ids) for e in encoded)
-        return counts
+        return self._counter(texts)
 
     def _pool(self, hidden: np.ndarray, encoding, spans: Spans) -> tuple[np.ndarray, np.ndarray]:
         vector = hidden[0] if self._cls else hidden.mean(axis=0)
@@ -134,3 +146,8 @@ def _first_line(exc: BaseException) -> str:
 def load_embedder(config: ModelConfig) -> Embedder:
     """The embedder the config names."""
     return TransformerEmbedder(config)
+
+
+def load_token_counter(config: ModelConfig) -> TokenCounter:
+    """The token counter of the embedder the config names, without its model."""
+    return TokenCounter(model_folder(config.name))
