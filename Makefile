@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: a bare `torch` would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,qdrant]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,qdrant,ray]'
 	$(PY) -m pip check
 	touch $(STAMP)
 
