@@ -399,8 +399,7 @@ class Config:
 
     def validate(self) -> Config:
         for part in (self.model, self.chunking, self.retrieval, self.answer, self.collect,
-                     self.server, self.store, self.llm):
-                     self.server, self.build, self.llm):
+                     self.server, self.store, self.build, self.llm):
             part.validate()
         retrieval = self.retrieval
         _require(self.store.fusion == "client" or retrieval.dense_weight == retrieval.bm25_weight,

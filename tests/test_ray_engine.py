@@ -174,6 +174,7 @@ def test_incremental_ray_build_embeds_only_what_changed(built):
                   "The President spoke about a brand new programme today.")
     seen: dict[str, list[str]] = {"local": [], "ray": []}
     a = build_index(local, FakeEmbedder(), progress=False, on_embed=seen["local"].extend)
+    assert (len(a.changed), len(a.removed), len(a.added)) == (2, 1, 1)
     b = build_index(remote, FakeEmbedder(), progress=False, on_embed=seen["ray"].extend,
                     engine=engine)
     assert (len(b.changed), len(b.removed), len(b.added)) == (2, 1, 1)
