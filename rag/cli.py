@@ -42,11 +42,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     config = _config(args)
     embedder = _embedder(config)
     report = build_index(config, embedder, full=args.full, progress=not args.quiet,
-                         lock_wait=args.wait)
+                         lock_wait=args.wait, lexical_first=args.lexical_first,
+                         on_lexical=_print_searchable)
     print(report.summary())
     if args.watch:
         _watch(config, embedder, args.interval)
     return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def _print_searchable(report) -> None:
+    print(f"searchable now with BM25 (lexical generation {report.lexical_path.name}, after "
+          f"{report.lexical_seconds:.0f} s): `rag search` and "
+          "`rag ask` answer while the passages are embedded; the hybrid index replaces it "
+          "when that is done", flush=True)
 
 
 def _watch(config: Config, embedder, interval: float) -> None:
@@ -76,6 +84,9 @@ def _open_index(args: argparse.Namespace):
     # manifest says which), not with the configured seeds folder.
     own = bool(getattr(args, "index", None))
     seeds = Path(index.manifest.seeds) if own else config.seeds
+    note = index.generation_note()
+    if note:
+        print(f"note: {note}; dense and hybrid search wait for the embedding", file=sys.stderr)
     stale = index.staleness(seeds)
     if stale.stale:
         command = f"rag index --seeds {seeds} --index {config.index}" if own else "rag index"
@@ -397,6 +408,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--wait", type=float, default=0.0,
                    help="seconds to wait if another build holds the index (default: 0)")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument("--lexical-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="publish a BM25-only index before embedding a large build, "
+                        "searchable in minutes (default: build.lexical_first in the config)")
     i.set_defaults(func=cmd_index)
 
     for name, func, helptext in (

@@ -240,6 +240,28 @@ class CollectConfig:
             _require(0 <= value <= 1, f"collect.{key}", value, "must be between 0 and 1")
 
 
+@dataclass(frozen=True)
+class BuildConfig:
+    """How ``rag index`` (and the app) publish a large build (``rag.index.staged``).
+
+    With ``lexical_first``, a build first publishes a lexical generation (BM25 only,
+    searchable in minutes), then embeds and swaps in the hybrid one, when it has at least
+    ``lexical_first_new`` passages to embed and no usable index to update, or at least
+    ``lexical_first_update`` passages to embed on top of a built index (whose dense
+    search waits meanwhile). Smaller builds are published in one step, as before.
+    """
+
+    lexical_first: bool = True
+    lexical_first_new: int = 1000  # about 10 s of embedding on 2 cores
+    lexical_first_update: int = 20000  # about 3 minutes
+
+    def validate(self) -> None:
+        for key in ("lexical_first_new", "lexical_first_update"):
+            value = getattr(self, key)
+            _require(1 <= value <= 10**9, f"build.{key}", value,
+                     "must be between 1 and 1000000000")
+
+
 def parse_day(value: str, key: str) -> dt.date:
     """A YYYY-MM-DD date, or ConfigError naming the key."""
     try:
@@ -315,12 +337,13 @@ class Config:
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
     llm: LLMSettings = field(default_factory=LLMSettings)
     llm_api_key: str | None = field(default=None, repr=False)
 
     def validate(self) -> Config:
         for part in (self.model, self.chunking, self.retrieval, self.answer, self.collect,
-                     self.server, self.llm):
+                     self.server, self.build, self.llm):
             part.validate()
         return self
 
@@ -340,6 +363,7 @@ _SECTIONS = {
     "answer": AnswerConfig,
     "collect": CollectConfig,
     "server": ServerConfig,
+    "build": BuildConfig,
     "llm": LLMSettings,
 }
 

@@ -20,6 +20,7 @@ from ..config import Config, RetrievalConfig, mode_problem, parse_day, top_k_pro
 from ..errors import ConfigError, IndexCorruptError, IndexMismatchError, QuestionError
 from ..index import store
 from ..index.dense import DenseSearch, read_faiss
+from ..index.embed_status import generation_note
 from ..index.lexical import LexicalIndex, analyse
 from ..index.manifest import FaissSettings, IndexSettings
 from ..index.staleness import Staleness, check_staleness
@@ -90,13 +91,16 @@ class SearchResult:
     hits: list[Hit]
     window: DateWindow | None
     query: str
-    mode: str
+    mode: str  # the mode that ran: "bm25" on a lexical generation, whatever was asked
 
 
 class Retriever:
     """A built index, loaded: releases, passages, vectors, FAISS and BM25.
 
-    Create with :meth:`load`. Vectors are memory-mapped, not read whole.
+    Create with :meth:`load`. Vectors are memory-mapped, not read whole. A lexical
+    generation (``lexical_only``: published before its embedding is done, see
+    ``rag.index.staged``) has no vectors: every search runs BM25, and answers embed
+    their candidate sentences when asked.
     """
 
     def __init__(self, path: Path, generation: store.Generation, faiss_index: Any,
@@ -111,7 +115,9 @@ class Retriever:
         self.embedder = embedder
         self.lexical = lexical
         self.config = config
-        self._dense_search = DenseSearch(faiss_index, generation.vectors)
+        self.lexical_only = generation.manifest.lexical_only
+        self._dense_search = None if self.lexical_only else DenseSearch(faiss_index,
+                                                                          generation.vectors)
         # Row ranges: release -> its passages, passage -> its sentences.
         self._passage_starts = store.group_starts(self.passages["release"], len(self.releases))
         self._sentence_starts = store.group_starts(self.sentences["passage"], len(self.passages))
@@ -139,7 +145,10 @@ class Retriever:
     def stored_sentence_vectors(self, release_id: str, spans: list[tuple[int, int]]
                                 ) -> list[np.ndarray | None]:
         """The vectors pooled at build time for these sentence spans of a release
-        (None for a span not stored as a sentence of one of its passages)."""
+        (None for a span not stored as a sentence of one of its passages, and for every
+        span of a lexical generation)."""
+        if self.lexical_only:
+            return [None] * len(spans)
         row = self._release_rows[release_id]
         sa = int(self._sentence_starts[self._passage_starts[row]])
         sb = int(self._sentence_starts[self._passage_starts[row + 1]])
@@ -162,8 +171,23 @@ class Retriever:
                    category=release.category, url=release.url)
 
     def search_vectors(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows and inner-product scores for one normalised query vector (FAISS)."""
-        return self._dense_search.search(query, k)
+        """Top-k rows and inner-product scores for one normalised query vector (FAISS).
+
+        Raises:
+            QuestionError: a lexical generation (no vectors yet).
+        """
+        return self._dense_searcher().search(query, k)
+
+    def generation_note(self) -> str:
+        """Which generation answers: empty for a hybrid one, else "lexical only,
+        embedding 41% (...)" or why it is not being embedded (``rag.index.embed_status``)."""
+        return generation_note(self.path, self.lexical_only)
+
+    def _dense_searcher(self) -> DenseSearch:
+        if self._dense_search is None:
+            raise QuestionError(f"{self.path} is a lexical generation, searched with BM25 "
+                                "only until its embedding is done (`rag index`)")
+        return self._dense_search
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """The query model's vectors for texts (unit length)."""
@@ -204,7 +228,7 @@ class Retriever:
         return vector
 
     def _dense(self, query: str, k: int, mask: np.ndarray | None):
-        return self._dense_search.search(self.query_vector(query), k, mask)
+        return self._dense_searcher().search(self.query_vector(query), k, mask)
 
     def _bm25(self, query: str, k: int, mask: np.ndarray | None):
         return self.lexical.top(analyse(query), k, mask)
@@ -271,6 +295,8 @@ class Retriever:
         mode = mode or cfg.mode
         if problem := mode_problem(mode):
             raise QuestionError(f"mode = {mode!r} {problem}")
+        if self.lexical_only:
+            mode = "bm25"  # no vectors yet; generation_note() says so
         since = _day(since if since is not None else cfg.since, "since")
         until = _day(until if until is not None else cfg.until, "until")
         category = category if category is not None else cfg.category
@@ -350,9 +376,9 @@ class Retriever:
                                      f"gives {embedder.info.dim}; {store.FIX}")
         generation = store.read_generation(gen_dir)
         retrieval = config.retrieval if config is not None else RetrievalConfig()
-        faiss_index = read_faiss(gen_dir / store.FAISS, len(generation.passages),
-                                 embedder.info.dim,
-                                 retrieval.hnsw_ef_search if config is not None else None)
+        faiss_index = None if manifest.lexical_only else read_faiss(
+            gen_dir / store.FAISS, len(generation.passages), embedder.info.dim,
+            retrieval.hnsw_ef_search if config is not None else None)
         lexical = LexicalIndex.load(gen_dir / store.BM25)
         if lexical.size != len(generation.passages) and len(generation.passages):
             raise IndexCorruptError(f"{gen_dir / store.BM25} covers {lexical.size} passages, "
