@@ -234,3 +234,15 @@ def test_a_lexical_generation_answers_with_quotes(real_config, real_model, seeds
     for quote in answer.quotes:
         assert index.release(quote.release_id).body[quote.start:quote.end] == quote.text
     assert index.answer("What did the President say about the Mars colony budget?").abstained
+
+
+def test_word_counts_start_a_new_table_when_full(model, monkeypatch):
+    from rag.model.transformer import WordCounts
+
+    texts = ["NATO battle groups in Slovakia", "free at-home tests", "NATO tests"]
+    expected = model.count_tokens(texts)
+    counts = WordCounts(model._tokenizer)
+    monkeypatch.setattr(WordCounts, "MAX_WORDS", 4)
+    first = counts._counts
+    assert [counts([t])[0] for t in texts] == expected
+    assert counts(texts) == expected and counts._counts is not first  # started afresh

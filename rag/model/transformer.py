@@ -179,17 +179,22 @@ class WordCounts:
         self._counts: dict[str, int] = {"": 0}
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
-        counts = self._counts
         split = [t.split(" ") for t in texts]
+        try:  # nearly always: every word seen before
+            get = self._counts.__getitem__
+            return [sum(map(get, words)) for words in split]
+        except KeyError:
+            pass
+        counts = self._counts
         unseen = list({w for words in split for w in words if w not in counts})
-        if unseen:
-            if len(counts) + len(unseen) > self.MAX_WORDS:
-                counts.clear()
-                counts[""] = 0
-            for i in range(0, len(unseen), 4096):
-                batch = unseen[i:i + 4096]
-                encoded = self._tokenizer.encode_batch_fast(batch, add_special_tokens=False)
-                counts.update(zip(batch, (len(e.ids) for e in encoded)))
+        if len(counts) + len(unseen) > self.MAX_WORDS:
+            # A new table: a caller in another thread keeps summing over the old one.
+            counts = self._counts = {"": 0}
+            unseen = list({w for words in split for w in words if w})
+        for i in range(0, len(unseen), 4096):
+            batch = unseen[i:i + 4096]
+            encoded = self._tokenizer.encode_batch_fast(batch, add_special_tokens=False)
+            counts.update(zip(batch, (len(e.ids) for e in encoded)))
         get = counts.__getitem__
         return [sum(map(get, words)) for words in split]
 
