@@ -64,7 +64,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     try:
         embedder = _embedder(config)
         report = build_index(config, embedder, full=args.full, progress=not args.quiet,
-                             lock_wait=args.wait, engine=engine)
+                             lock_wait=args.wait, engine=engine,
+                             lexical_first=args.lexical_first, on_lexical=_print_searchable)
         print(report.summary())
         if args.watch:
             _watch(config, embedder, args.interval, engine)
@@ -72,6 +73,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         if engine is not None:
             engine.close()
     return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def _print_searchable(report) -> None:
+    print(f"searchable now with BM25 (lexical generation {report.lexical_path.name}, after "
+          f"{report.lexical_seconds:.0f} s): `rag search` and "
+          "`rag ask` answer while the passages are embedded; the hybrid index replaces it "
+          "when that is done", flush=True)
 
 
 def _watch(config: Config, embedder, interval: float, engine=None) -> None:
@@ -101,6 +109,9 @@ def _open_index(args: argparse.Namespace):
     # manifest says which), not with the configured seeds folder.
     own = bool(getattr(args, "index", None))
     seeds = Path(index.manifest.seeds) if own else config.seeds
+    note = index.generation_note()
+    if note:
+        print(f"note: {note}; dense and hybrid search wait for the embedding", file=sys.stderr)
     stale = index.staleness(seeds)
     if stale.stale:
         command = f"rag index --seeds {seeds} --index {config.index}" if own else "rag index"
@@ -432,6 +443,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--address", metavar="ADDR",
                    help="the Ray cluster to build on (auto, HOST:6379, ray://HOST:10001); "
                         "without it, --engine ray starts Ray on this machine")
+    i.add_argument("--lexical-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="publish a BM25-only index before embedding a large build, "
+                        "searchable in minutes (default: build.lexical_first in the config)")
     i.set_defaults(func=cmd_index)
 
     for name, func, helptext in (

@@ -321,22 +321,38 @@ ENGINES = ("local", "ray")
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Where ``rag index`` reads, chunks and embeds releases: ``local`` (this process)
+    """How ``rag index`` (and the app) build.
+
+    Where releases are read, chunked and embedded: ``engine`` ``local`` (this process)
     or ``ray`` (a Ray cluster, ``pip install .[ray]``; rag.index.ray_engine).
     ``ray_address`` names the cluster (``auto``, ``HOST:6379``, ``ray://HOST:10001``; None
     starts Ray on this machine for the build); ``ray_actors`` is the number of embedders
     (0: one per CPU of the cluster). ``rag index --engine/--address`` override them.
+
+    How a large build is published (``rag.index.staged``): with ``lexical_first``, a
+    build first publishes a lexical generation (BM25 only, searchable in minutes), then
+    embeds and swaps in the hybrid one, when it has at least ``lexical_first_new``
+    passages to embed and no usable index to update, or at least
+    ``lexical_first_update`` passages to embed on top of a built index (whose dense
+    search waits meanwhile). Smaller builds are published in one step, as before.
     """
 
     engine: str = "local"
     ray_address: str | None = None
     ray_actors: int = 0
+    lexical_first: bool = True
+    lexical_first_new: int = 1000  # about 10 s of embedding on 2 cores
+    lexical_first_update: int = 20000  # about 3 minutes
 
     def validate(self) -> None:
         _require(self.engine in ENGINES, "build.engine", self.engine,
                  f"must be one of {', '.join(ENGINES)}")
         _require(0 <= self.ray_actors <= 100000, "build.ray_actors", self.ray_actors,
                  "must be between 0 (one per CPU) and 100000")
+        for key in ("lexical_first_new", "lexical_first_update"):
+            value = getattr(self, key)
+            _require(1 <= value <= 10**9, f"build.{key}", value,
+                     "must be between 1 and 1000000000")
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:

@@ -171,3 +171,19 @@ def test_damaged_files_are_refused_naming_the_file(texts, tmp_path, damage, mess
     damage(tmp_path)
     with pytest.raises(IndexCorruptError, match=message + r".*; run `rag index --full`"):
         LexicalIndex.load(tmp_path)
+
+
+def test_the_stem_table_gives_the_stemmer_s_stems(monkeypatch):
+    """analyse stems each word once (rag.index.lexical._stems), also after the table of
+    stems is started afresh: the same terms as stemming every word."""
+    from rag.index import lexical
+
+    bodies = [r.body for r in load_releases(SEEDS).releases[:40]]
+    stemmer = lexical._stemmer()
+
+    def plain(text):
+        return stemmer.stemWords([w for w in lexical._WORD_RE.findall(
+            text.lower().replace("’", "'")) if w not in lexical.STOPWORDS])
+
+    monkeypatch.setattr(lexical, "_MAX_STEMS", 50)  # start afresh every few texts
+    assert [analyse(b) for b in bodies] == [plain(b) for b in bodies]

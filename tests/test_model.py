@@ -181,3 +181,68 @@ def test_a_surname_is_completed_by_the_full_name(seeds_index):
     body = seeds_index.release(answer.quotes[0].release_id).body
     assert all(body[q.start:q.end] == q.text for q in answer.quotes
                if q.release_id == answer.quotes[0].release_id)
+
+
+def test_word_counts_equal_the_tokenizer_text_by_text(model):
+    """count_tokens sums per-word counts (rag.model.transformer.WordCounts): the same
+    figures as tokenizing each text whole, on real sentences and awkward text."""
+    from tokenizers import Tokenizer
+
+    from rag.ingest.sentences import passage_sentences
+    from rag.model.folder import model_folder
+
+    releases = load_releases(SEEDS).releases[:80]
+    texts = [r.body[s:e] for r in releases for s, e in passage_sentences(r.body)]
+    texts += [r.title for r in releases] + [
+        "", " ", "a  b", "héllo wörld", "日本語のテキスト", "x" * 300, "emoji 😀", "tab\tsep",
+        "\u00a0nbsp", "ＦＵＬＬ width", "a\u0301", "line\nbreak", "\x00ctrl\x07", "U.S.A.",
+        "\u200bzero width", "\u2028sep", "naïve café—déjà vu", " lead and trail "]
+    tokenizer = Tokenizer.from_file(str(model_folder("bundled").path / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    expected = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert model.count_tokens(texts) == expected
+    assert model.count_tokens(texts[::-1]) == expected[::-1]  # warm: from the word table
+
+
+def test_a_lexical_generation_answers_with_quotes(real_config, real_model, seeds_index,
+                                                  tmp_path):
+    """Before its embedding ends, the seeds' lexical generation answers the battle-groups
+    question from BM25 hits, its sentences embedded as the question is answered."""
+    from rag import load_index
+    from rag.index.build import build_index
+    from rag.index import store
+
+    class Stop(Exception):
+        pass
+
+    lexical = [g for g in real_config.index.glob("gen-*")
+               if store.read_manifest(g).kind == "lexical"]
+    if not lexical:  # the session's build did not leave it: make one
+        config = real_config.replace(index=tmp_path / "index")
+        with pytest.raises(Stop):
+            build_index(config, real_model, progress=False, lexical_first=True,
+                        on_lexical=lambda _: (_ for _ in ()).throw(Stop()))
+        lexical = [store.resolve(config.index)]
+    index = load_index(lexical[0], real_config, real_model)
+    assert index.lexical_only and len(index) == len(seeds_index)
+    answer = index.answer("Which countries received new battle groups?")
+    assert not answer.abstained and answer.mode == "bm25"
+    first = answer.quotes[0]
+    assert "Slovakia, Romania, Bulgaria, and Hungary" in first.text
+    assert first.release_id == NATO_ID and f"[{first.source}]" in answer.text
+    for quote in answer.quotes:
+        assert index.release(quote.release_id).body[quote.start:quote.end] == quote.text
+    assert index.answer("What did the President say about the Mars colony budget?").abstained
+
+
+def test_word_counts_start_a_new_table_when_full(model, monkeypatch):
+    from rag.model.transformer import WordCounts
+
+    texts = ["NATO battle groups in Slovakia", "free at-home tests", "NATO tests"]
+    expected = model.count_tokens(texts)
+    counts = WordCounts(model._counter._tokenizer)
+    monkeypatch.setattr(WordCounts, "MAX_WORDS", 4)
+    first = counts._counts
+    assert [counts([t])[0] for t in texts] == expected
+    assert counts(texts) == expected and counts._counts is not first  # started afresh

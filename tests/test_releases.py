@@ -140,3 +140,31 @@ def test_reused_release_with_a_taken_url_is_skipped(tmp_path: Path):
     result = load_releases(tmp_path, reuse=lambda rid, stamp: stored if rid == "b.md" else None)
     assert [r.id for r in result.releases] == ["a.md"]
     assert [(s.path, s.reason) for s in result.skipped] == [("b.md", "same url as a.md")]
+
+
+def test_libyaml_and_pure_python_front_matter_agree(monkeypatch):
+    """Front matter is parsed by libyaml when PyYAML has it; the releases and the errors
+    are the pure-Python loader's."""
+    import rag.ingest.releases as releases
+
+    texts = [release_text("A statement", "2022-03-24"),
+             release_text("Unquoted", "2022-03-24").replace("date: '2022-03-24'",
+                                                            "date: 2022-03-24"),
+             release_text("Impossible", "2022-02-30").replace("'2022-02-30'", "2022-02-30"),
+             "---\ntitle: [unclosed\ndate: '2022-03-01'\n---\nBody.\n"]
+
+    def parsed():
+        out = []
+        for i, text in enumerate(texts):
+            try:
+                out.append(parse_release(text, f"r{i}.md"))
+            except ReleaseError as exc:
+                out.append(str(exc))
+        return out
+
+    fast = parsed()
+    monkeypatch.setattr(releases, "_FastLoader", None)
+    assert fast == parsed()
+    assert fast[1].date == dt.date(2022, 3, 24) and fast[0].modified == "2022-03-24T09:29:48-04:00"
+    assert "date '2022-02-30' is not a valid" in fast[2]
+    assert "front matter is not valid YAML" in fast[3]

@@ -26,19 +26,23 @@ import numpy as np
 from ..config import ChunkConfig, Config
 from ..errors import IndexMismatchError, IndexNotFoundError, RagError
 from ..ingest.chunking import (Passage, TokenCounter, chunk_release, context_header,
+                               embedding_spans,
                                embedding_text)
 from ..ingest.releases import READER_VERSION, LoadResult, Release, Skipped, file_stamp
 from ..ingest.sentences import passage_sentences
 from ..model.embedder import Embedder
 from ..vectors import quantize_unit
 from ..version import __version__
-from . import store
+from . import staged, store
 from .dense import make_faiss_index
+from .embed_cache import EmbedCache
+from .embed_status import clear_status, start_status
 from .engine import Engine, LocalEngine
 from .lexical import LexicalIndex, NewTexts, OldRows
-from .manifest import (Counts, FaissSettings, IndexSettings, Manifest, ReleaseEntry,
+from .manifest import (HYBRID, LEXICAL, Counts, FaissSettings, IndexSettings, Manifest, ReleaseEntry,
                        SkippedEntry, Stamp)
 from .serving import backend
+from .vectorstore import Backend
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,10 @@ class BuildReport:
     seconds: float = 0.0
     index_path: Path | None = None
     published: str = ""  # what the vector store did to serve it (rag.index.serving)
+    passages_cached: int = 0  # vectors an interrupted build had kept (rag.index.staged)
+    lexical_path: Path | None = None  # the lexical generation published first, if one was
+    lexical_seconds: float = 0.0  # when it was
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in order
 
     @property
     def wrote(self) -> bool:
@@ -75,6 +83,12 @@ class BuildReport:
                  + (f"{self.passages_reused} reused, "
                     if self.passages_reused else "") +
                  f"{self.passages} in the index; {self.seconds:.1f} s"]
+        if self.lexical_path is not None:
+            lines.append(f"lexical generation published after {self.lexical_seconds:.1f} s "
+                         "(BM25 only), then the hybrid one")
+        if self.passages_cached:
+            lines.append(f"{self.passages_cached} passage vectors were kept from an "
+                         "interrupted embedding")
         if not self.wrote:
             lines.append("index is up to date; nothing written")
         if self.published:
@@ -93,6 +107,7 @@ class Previous:
 
     gen: store.Generation
     lexical: LexicalIndex
+    path: Path | None = None  # its folder
     by_id: dict[str, Release] = field(init=False)
     rows: dict[str, tuple[int, int]] = field(init=False)  # release id -> its passage rows
     sentence_starts: np.ndarray = field(init=False)  # passage row -> its first sentence row
@@ -137,7 +152,7 @@ def read_previous(index_dir: Path, expected: IndexSettings,
     if lexical.size != len(gen.passages):
         return None, (f"previous index unusable: {gen_dir / store.BM25} covers {lexical.size} "
                       f"passages, the index has {len(gen.passages)}")
-    return Previous(gen, lexical), ""
+    return Previous(gen, lexical, gen_dir), ""
 
 
 # --- plan ------------------------------------------------------------------------------
@@ -272,7 +287,7 @@ def embed_passages(plan: Plan, previous: Previous | None, config: Config, embedd
     if on_embed is not None:
         on_embed(unique)
     vectors, pooled = _embed(engine or LocalEngine(), embedder, unique,
-                             [_text_spans(t, passage_of[t]) for t in unique], progress)
+                             [embedding_spans(t, passage_of[t]) for t in unique], progress)
     known.update(zip(unique, zip(vectors, pooled)))
     return Embedded(known, len(unique), len(texts) - len(unique),
                     sum(passage_of[t].tokens for t in unique))
@@ -297,12 +312,6 @@ def _old_vectors_of_changed(previous: Previous | None, changed: list[str], confi
             known[embedding_text(header, passage)] = (np.asarray(old.vectors[row]),
                                                       np.asarray(old.sentence_vectors[sa:sb]))
     return known
-
-
-def _text_spans(text: str, passage: Passage) -> list[tuple[int, int]]:
-    """The passage's sentence spans, as offsets into its embedding text."""
-    offset = len(text) - len(passage.text)
-    return [(offset + s, offset + e) for s, e in passage_sentences(passage.text)]
 
 
 def _embed(engine: Engine, embedder: Embedder, texts: list[str],
@@ -332,6 +341,14 @@ def _embed(engine: Engine, embedder: Embedder, texts: list[str],
 # --- assemble --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Tables:
+    """The new generation's passage and sentence tables (see ``rag.index.store``)."""
+
+    passages: np.ndarray
+    sentences: np.ndarray
+
+
+@dataclass(frozen=True)
 class Arrays:
     """The new generation's tables (see ``rag.index.store``)."""
 
@@ -341,9 +358,14 @@ class Arrays:
     sentence_vectors: np.ndarray
 
 
-def assemble(plan: Plan, previous: Previous | None, embedded: Embedded, dim: int) -> Arrays:
-    """The new tables, in release order: carried-over blocks and fresh rows."""
-    passage_rows, vectors, sentence_rows, sentence_vectors = [], [], [], []
+def _joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
+
+
+def assemble_tables(plan: Plan, previous: Previous | None) -> Tables:
+    """The new passage and sentence tables, in release order: carried-over blocks and
+    fresh rows."""
+    passage_rows, sentence_rows = [], []
     base = 0  # passage row of the part being added
     for part in plan.parts:
         if isinstance(part, Kept):
@@ -353,35 +375,45 @@ def assemble(plan: Plan, previous: Previous | None, embedded: Embedded, dim: int
             chunk["release"] = np.repeat(np.arange(part.first, part.first + len(part.counts)),
                                          part.counts)
             passage_rows.append(chunk)
-            vectors.append(np.asarray(old.vectors[a:b]))
             sa, sb = int(previous.sentence_starts[a]), int(previous.sentence_starts[b])
             sentences = np.array(old.sentences[sa:sb])
             sentences["passage"] += base - a
             sentence_rows.append(sentences)
+        else:
+            # Rows as tuples, made into one array per release: assigning them one by one
+            # took seconds per hundred thousand sentences.
+            chunk = np.array([(part.row, p.ordinal, p.start, p.end, p.tokens)
+                              for p in part.passages], dtype=store.PASSAGE_DTYPE)
+            sentence_rows.append(np.array(
+                [(base + k, p.start + s, p.start + e) for k, p in enumerate(part.passages)
+                 for s, e in passage_sentences(p.text)], dtype=store.SENTENCE_DTYPE))
+            passage_rows.append(chunk.reshape(len(part.passages)))
+        base += len(passage_rows[-1])
+    return Tables(_joined(passage_rows, np.zeros(0, dtype=store.PASSAGE_DTYPE)),
+                  _joined(sentence_rows, np.zeros(0, dtype=store.SENTENCE_DTYPE)))
+
+
+def assemble(plan: Plan, previous: Previous | None, embedded: Embedded, dim: int) -> Arrays:
+    """The new tables and their vectors, in release order: carried-over blocks and fresh
+    rows."""
+    tables = assemble_tables(plan, previous)
+    vectors, sentence_vectors = [], []
+    for part in plan.parts:
+        if isinstance(part, Kept):
+            old = previous.gen
+            a, b = part.start, part.end
+            vectors.append(np.asarray(old.vectors[a:b]))
+            sa, sb = int(previous.sentence_starts[a]), int(previous.sentence_starts[b])
             sentence_vectors.append(np.asarray(old.sentence_vectors[sa:sb]))
         else:
-            chunk = np.zeros(len(part.passages), dtype=store.PASSAGE_DTYPE)
-            for k, (p, text) in enumerate(zip(part.passages, part.texts)):
-                chunk[k] = (part.row, p.ordinal, p.start, p.end, p.tokens)
-                spans = passage_sentences(p.text)
-                sentences = np.zeros(len(spans), dtype=store.SENTENCE_DTYPE)
-                for j, (s, e) in enumerate(spans):
-                    sentences[j] = (base + k, p.start + s, p.start + e)
-                sentence_rows.append(sentences)
-                sentence_vectors.append(embedded.known[text][1])
-            passage_rows.append(chunk)
+            sentence_vectors.extend(embedded.known[text][1] for text in part.texts)
             vectors.append(np.array([embedded.known[t][0] for t in part.texts],
                                     dtype=np.float32).reshape(len(part.texts), dim))
-        base += len(passage_rows[-1])
-
-    def joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-        return np.concatenate(parts) if parts else empty
-
     return Arrays(
-        joined(passage_rows, np.zeros(0, dtype=store.PASSAGE_DTYPE)),
-        joined(vectors, np.zeros((0, dim))).astype(np.float32, copy=False),
-        joined(sentence_rows, np.zeros(0, dtype=store.SENTENCE_DTYPE)),
-        joined(sentence_vectors, np.zeros((0, dim))).astype(np.int8, copy=False))
+        tables.passages,
+        _joined(vectors, np.zeros((0, dim))).astype(np.float32, copy=False),
+        tables.sentences,
+        _joined(sentence_vectors, np.zeros((0, dim))).astype(np.int8, copy=False))
 
 
 def assemble_lexical(plan: Plan, previous: Previous | None) -> LexicalIndex:
@@ -395,8 +427,9 @@ def assemble_lexical(plan: Plan, previous: Previous | None) -> LexicalIndex:
 
 # --- write -----------------------------------------------------------------------------
 
-def make_manifest(plan: Plan, arrays: Arrays, lexical: LexicalIndex, settings: IndexSettings,
-                  faiss: FaissSettings, seeds: Path) -> Manifest:
+def make_manifest(plan: Plan, arrays: Arrays | Tables, lexical: LexicalIndex,
+                  settings: IndexSettings, faiss: FaissSettings, seeds: Path,
+                  kind: str = HYBRID) -> Manifest:
     counts = np.bincount(arrays.passages["release"], minlength=len(plan.releases))
     entries = {r.id: ReleaseEntry(plan.entries[r.id].hash, plan.entries[r.id].stamp,
                                   int(counts[row]))
@@ -409,7 +442,7 @@ def make_manifest(plan: Plan, arrays: Arrays, lexical: LexicalIndex, settings: I
                   files="params.json vocab.json indptr.npy rows.npy tf.npy lengths.npy"),
         package_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        seeds=str(Path(seeds).resolve()), reader=READER_VERSION)
+        seeds=str(Path(seeds).resolve()), reader=READER_VERSION, kind=kind)
 
 
 def _up_to_date(plan: Plan, previous: Previous | None, faiss: FaissSettings) -> bool:
@@ -427,12 +460,18 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
                 progress: bool = True, lock_wait: float = 0.0,
                 on_embed: Callable[[list[str]], None] | None = None,
                 releases: list[Release] | None = None,
-                engine: Engine | None = None) -> BuildReport:
+                engine: Engine | None = None, lexical_first: bool | None = None,
+                on_lexical: Callable[[BuildReport], None] | None = None) -> BuildReport:
     """Bring the index in ``config.index`` up to date with ``config.seeds``.
 
     New and changed releases are chunked and embedded; unchanged ones keep their
     stored passages and vectors; removed ones are dropped. An index built with other
     settings (model, dimension, chunking, format) is rebuilt in full.
+
+    A large build (see ``build.lexical_first_new`` and ``lexical_first_update``) first
+    publishes a lexical generation, searchable with BM25, then embeds and publishes the
+    hybrid one (``rag.index.staged``); a current lexical generation is embedded and
+    finished the same way, reusing the vectors an interrupted build kept.
 
     Args:
         config: seeds folder, index folder, model and chunking settings.
@@ -445,6 +484,10 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         releases: index these instead of reading ``config.seeds`` (e.g. a BEIR corpus).
         engine: where releases are read and passages embedded (``rag.index.engine``);
             this process by default.
+        lexical_first: publish a lexical generation first (True), never (False), or as
+            ``config.build`` says (None).
+        on_lexical: called once the lexical generation is current, with the report
+            so far (``lexical_path`` is its folder; the app starts serving from it).
 
     Returns:
         What was done. Nothing is written when nothing changed.
@@ -470,16 +513,35 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         engine = engine or LocalEngine()
         loaded = LoadResult(releases, []) if releases is not None else engine.load(
             config.seeds, reuse=previous.reuse if previous is not None else None)
+        read = time.perf_counter()
         # An engine may cut passages where it read the releases (``RayEngine.chunk``).
         plan = plan_build(loaded, previous, config, embedder,
                           getattr(engine, "chunk", None) or chunk_here)
         report = BuildReport(added=plan.added, changed=plan.changed, removed=plan.removed,
                              unchanged=plan.unchanged, skipped=loaded.skipped,
-                             full=previous is None, reason=reason)
-        if _up_to_date(plan, previous, faiss):
+                             full=previous is None, reason=reason,
+                             stages={"read": read - started,
+                                     "chunk": time.perf_counter() - read})
+        pending = previous is not None and previous.gen.manifest.lexical_only
+        up_to_date = _up_to_date(plan, previous, faiss)
+        if up_to_date and not pending:
             report.published = stores.publish(index_dir)  # a build stopped before it
             report.passages = len(previous.gen.passages)
             report.seconds = time.perf_counter() - started
+            return report
+        fresh = sum(len(p.passages) for p in plan.fresh)
+        # Qdrant serves hybrid collections only: a lexical generation is never published
+        # there (but one left by a FAISS build is still finished here).
+        if pending or (stores.name == "faiss" and staged.wants_lexical_first(
+                config.build, previous.gen if previous is not None else None, fresh,
+                lexical_first)):
+            enabled = config.build.lexical_first if lexical_first is None else lexical_first
+            # A current lexical generation with nothing changed is published already.
+            _build_staged(config, embedder, engine, stores, plan, previous, settings, faiss,
+                          report,
+                          publish=enabled and not (pending and up_to_date),
+                          progress=progress, on_embed=on_embed, on_lexical=on_lexical,
+                          started=started)
             return report
         embedded = embed_passages(plan, previous, config, embedder, progress, on_embed,
                                   engine)
@@ -498,3 +560,67 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         report.passages = len(arrays.passages)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _build_staged(config: Config, embedder: Embedder, engine: Engine, stores: Backend,
+                  plan: Plan, previous: Previous | None, settings: IndexSettings,
+                  faiss: FaissSettings,
+                  report: BuildReport, *, publish: bool, progress: bool,
+                  on_embed: Callable[[list[str]], None] | None,
+                  on_lexical: Callable[[BuildReport], None] | None, started: float) -> None:
+    """The lexical-first build (``rag.index.staged``): the lexical generation published
+    (unless ``publish`` is false: the current one is it, or lexical-first is off), then
+    the vectors, then the hybrid generation; fills ``report``."""
+    index_dir = Path(config.index)
+    mark = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        report.stages[name] = time.perf_counter() - mark
+        mark = time.perf_counter()
+
+    tables = assemble_tables(plan, previous)
+    stage("tables")
+    lexical = assemble_lexical(plan, previous)
+    stage("bm25")
+    dim = embedder.info.dim
+    report.passages = len(tables.passages)
+    if publish:
+        manifest = make_manifest(plan, tables, lexical, settings, faiss, config.seeds, LEXICAL)
+        gen = store.Generation(manifest, plan.releases, tables.passages,
+                               np.zeros((len(tables.passages), 0), np.float32),
+                               tables.sentences, np.zeros((len(tables.sentences), 0), np.int8))
+        report.lexical_path = store.write_generation(index_dir, gen, None, lexical)
+        report.lexical_seconds = time.perf_counter() - started
+        # Readers see "embedding 0%" from now on; the embedding refines done and total.
+        start_status(index_dir, report.lexical_path.name, 0, len(tables.passages))
+        stage("write lexical")
+        if on_lexical is not None:
+            on_lexical(report)
+            mark = time.perf_counter()
+    lexical_gen = report.lexical_path or (previous.path if previous is not None else None)
+    hybrid = previous is not None and not previous.gen.manifest.lexical_only
+    known = _old_vectors_of_changed(previous, plan.changed, config, embedder) if hybrid else {}
+    parts = [staged.OldRows(p.start, p.end) if isinstance(p, Kept)
+             else staged.NewRows(p.passages, p.texts) for p in plan.parts]
+    found = staged.vectors_for(parts, previous.gen if previous is not None else None,
+                               previous.sentence_starts if previous is not None else None,
+                               config, embedder, engine,
+                               lexical_gen.name if lexical_gen else "", settings.model, known,
+                               progress, on_embed)
+    report.passages_embedded, report.passages_cached = found.embedded, found.cached
+    report.passages_reused = found.reused
+    report.tokens_embedded = found.tokens
+    del known
+    stage("embed")
+    manifest = make_manifest(plan, tables, lexical, settings, faiss, config.seeds)
+    gen = store.Generation(manifest, plan.releases, tables.passages, found.vectors,
+                           tables.sentences, found.sentence_vectors)
+    report.index_path = store.write_generation(index_dir, gen,
+                                               make_faiss_index(found.vectors, faiss), lexical)
+    EmbedCache(index_dir, settings.model, dim).clear()
+    clear_status(index_dir)
+    store.prune(index_dir)
+    stage("write hybrid")
+    report.published = stores.publish(index_dir)
+    report.seconds = time.perf_counter() - started

@@ -73,10 +73,28 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+_STEMS: dict[str, str] = {}  # word -> stem, for the words seen so far
+_MAX_STEMS = 1_000_000
+
+
+def _stems(words: list[str]) -> list[str]:
+    """Stems of words, each word stemmed once: the same few hundred thousand words come
+    back in every passage, and a look-up is a fifth of a stemming."""
+    global _STEMS
+    stems = _STEMS
+    unseen = [w for w in words if w not in stems]
+    if unseen:
+        if len(stems) > _MAX_STEMS:
+            stems = _STEMS = {}  # a new table: a reader in another thread keeps the old one
+        unique = list(dict.fromkeys(unseen))
+        stems.update(zip(unique, _stemmer().stemWords(unique)))
+    return list(map(stems.__getitem__, words))
+
+
 def analyse(text: str) -> list[str]:
     """Lower-cased, stemmed content words of a text, in order."""
     words = [w for w in _WORD_RE.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
-    return _stemmer().stemWords(words)
+    return _stems(words)
 
 
 def _count_terms(texts: Sequence[str], vocab: dict[str, int]):

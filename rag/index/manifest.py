@@ -19,6 +19,11 @@ from .files import FIX, read_json
 
 FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
+# What a generation holds: ``hybrid`` has everything; ``lexical`` has releases, passages,
+# sentences and BM25 but no vectors yet (published first by a large build, so the corpus
+# is searchable before the embedding is done; see rag.index.staged).
+HYBRID, LEXICAL = "hybrid", "lexical"
+KINDS = (HYBRID, LEXICAL)
 
 Stamp = tuple[int, int]  # a file's size and modification time in ns
 
@@ -112,6 +117,11 @@ class Manifest:
     created: str = ""
     seeds: str = ""
     reader: int = 0  # rag.ingest.releases.READER_VERSION of the build (0: before it existed)
+    kind: str = HYBRID  # HYBRID or LEXICAL (no vectors, FAISS or sentence vectors)
+
+    @property
+    def lexical_only(self) -> bool:
+        return self.kind == LEXICAL
 
     @property
     def model(self) -> ModelSettings:
@@ -148,6 +158,7 @@ class Manifest:
         """The JSON object written to ``manifest.json``."""
         return {
             "format_version": self.settings.format_version,
+            "kind": self.kind,
             "model": asdict(self.settings.model),
             "chunking": asdict(self.settings.chunking),
             "package_version": self.package_version,
@@ -212,6 +223,8 @@ def read_manifest(gen_dir: Path) -> Manifest:
     if "releases" not in bad and not all(isinstance(e, dict) and isinstance(e.get("hash"), str)
                                          for e in raw["releases"].values()):
         bad.append("releases (an entry without a hash)")
+    if raw.get("kind", HYBRID) not in KINDS:
+        bad.append(f"kind {raw.get('kind')!r} (not {' or '.join(KINDS)})")
     if not bad:
         try:
             return _manifest(raw)
@@ -245,4 +258,5 @@ def _manifest(raw: Mapping[str, Any]) -> Manifest:
         created=str(raw.get("created", "")),
         seeds=str(raw.get("seeds", "")),
         reader=int(raw.get("reader", 0)),
+        kind=str(raw.get("kind", HYBRID)),
     )

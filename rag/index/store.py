@@ -7,6 +7,11 @@ Layout of an index folder::
       gen-.../manifest.json  releases.jsonl  passages.npy  vectors.npy  index.faiss  bm25/
                sentences.npy  sentence_vectors.npy
       .lock                                 (held by a build)
+      embed-cache/  embed-status.json       (while a lexical generation is embedded,
+                                             rag.index.staged)
+
+A ``lexical`` generation (``manifest.kind``) has no vectors.npy, sentence_vectors.npy or
+index.faiss: it is searched with BM25 alone until its hybrid successor is swapped in.
 
 A build writes a new generation in a ``.tmp-*`` folder beside the others, renames it,
 then points ``current`` at it with one ``os.replace``. Readers resolve ``current``
@@ -142,9 +147,14 @@ def read_generation(gen_dir: Path) -> Generation:
     manifest = read_manifest(gen_dir)
     releases = read_releases(gen_dir)
     passages = read_array(gen_dir / PASSAGES)
-    vectors = read_array(gen_dir / VECTORS)
     sentences = read_array(gen_dir / SENTENCES)
-    sentence_vectors = read_array(gen_dir / SENTENCE_VECTORS)
+    if manifest.lexical_only:
+        # No vectors yet: empty tables of the right shape, so nothing reads a stale file.
+        vectors = np.zeros((len(passages), 0), np.float32)
+        sentence_vectors = np.zeros((len(sentences), 0), np.int8)
+    else:
+        vectors = read_array(gen_dir / VECTORS)
+        sentence_vectors = read_array(gen_dir / SENTENCE_VECTORS)
     counts = manifest.counts
     problems = []
     if passages.dtype != PASSAGE_DTYPE:
@@ -152,7 +162,7 @@ def read_generation(gen_dir: Path) -> Generation:
     if vectors.ndim != 2 or vectors.shape[0] != len(passages):
         problems.append(f"{VECTORS} holds {vectors.shape[0] if vectors.ndim else 0} vectors "
                         f"for {len(passages)} passages")
-    elif vectors.shape[1] != manifest.model.dim:
+    elif vectors.shape[1] != manifest.model.dim and not manifest.lexical_only:
         problems.append(f"{VECTORS} has dimension {vectors.shape[1]}, the manifest says "
                         f"{manifest.model.dim}")
     if counts.passages != len(passages) or counts.releases != len(releases):
@@ -175,7 +185,8 @@ def read_generation(gen_dir: Path) -> Generation:
     elif sentence_vectors.dtype != np.int8:
         problems.append(f"{SENTENCE_VECTORS} holds {sentence_vectors.dtype}, not int8")
     elif sentence_vectors.ndim != 2 or len(sentence_vectors) != len(sentences) \
-            or (vectors.ndim == 2 and sentence_vectors.shape[1] != vectors.shape[1]):
+            or (vectors.ndim == 2 and sentence_vectors.shape[1] != vectors.shape[1]
+                and not manifest.lexical_only):
         problems.append(f"{SENTENCE_VECTORS} has shape {sentence_vectors.shape}, expected "
                         f"{len(sentences)} vectors like those in {VECTORS}")
     elif len(sentences):
@@ -183,7 +194,8 @@ def read_generation(gen_dir: Path) -> Generation:
         if rows.min() < 0 or rows.max() >= len(passages) or np.any(np.diff(rows) < 0) \
                 or np.any(np.asarray(sentences["end"]) <= np.asarray(sentences["start"])):
             problems.append(f"{SENTENCES} points outside the passages in {PASSAGES}")
-    missing = [name for name in (FAISS, BM25) if not (gen_dir / name).exists()]
+    missing = [name for name in ((BM25,) if manifest.lexical_only else (FAISS, BM25))
+               if not (gen_dir / name).exists()]
     if missing:
         problems.append(f"{' and '.join(missing)} missing")
     if problems:
@@ -193,6 +205,9 @@ def read_generation(gen_dir: Path) -> Generation:
 
 def write_generation(index_dir: Path, gen: Generation, faiss_index: Any, lexical: Any) -> Path:
     """Write a generation beside the current one and make it current, atomically.
+
+    A lexical generation (``gen.manifest.kind``) is written without its vectors, sentence
+    vectors and FAISS index (``faiss_index`` is then None).
 
     Returns:
         The new generation's folder.
@@ -207,13 +222,14 @@ def write_generation(index_dir: Path, gen: Generation, faiss_index: Any, lexical
             "".join(_release_to_json(r) + "\n" for r in gen.releases).encode("utf-8")))
         write_file(tmp / PASSAGES, lambda f: np.save(f, np.ascontiguousarray(gen.passages,
                                                                              PASSAGE_DTYPE)))
-        write_file(tmp / VECTORS, lambda f: np.save(f, np.ascontiguousarray(gen.vectors,
-                                                                            np.float32)))
         write_file(tmp / SENTENCES, lambda f: np.save(f, np.ascontiguousarray(
             gen.sentences, SENTENCE_DTYPE)))
-        write_file(tmp / SENTENCE_VECTORS, lambda f: np.save(f, np.ascontiguousarray(
-            gen.sentence_vectors, np.int8)))
-        faiss.write_index(faiss_index, str(tmp / FAISS))
+        if not gen.manifest.lexical_only:
+            write_file(tmp / VECTORS, lambda f: np.save(f, np.ascontiguousarray(gen.vectors,
+                                                                                np.float32)))
+            write_file(tmp / SENTENCE_VECTORS, lambda f: np.save(f, np.ascontiguousarray(
+                gen.sentence_vectors, np.int8)))
+            faiss.write_index(faiss_index, str(tmp / FAISS))
         (tmp / BM25).mkdir()
         lexical.save(tmp / BM25)
         write_json(tmp / MANIFEST, gen.manifest.to_json(), indent=1)

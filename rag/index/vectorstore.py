@@ -124,7 +124,7 @@ class FaissStore:
 
     name = "faiss"
 
-    def __init__(self, dense: DenseSearch, lexical: LexicalIndex,
+    def __init__(self, dense: DenseSearch | None, lexical: LexicalIndex,
                  generation: store.Generation):
         self.dense_search = dense
         self._lexical = lexical
@@ -161,6 +161,8 @@ class FaissBackend:
 
     def open(self, gen_dir: Path, generation: store.Generation, lexical: LexicalIndex,
              ef_search: int | None = None) -> FaissStore:
+        if generation.manifest.lexical_only:  # no vectors yet: BM25 only (rag.index.staged)
+            return FaissStore(None, lexical, generation)
         faiss_index = read_faiss(gen_dir / store.FAISS, len(generation.passages),
                                  generation.manifest.model.dim, ef_search)
         return FaissStore(DenseSearch(faiss_index, generation.vectors), lexical, generation)

@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 from ..config import ChunkConfig
 from .releases import Release, format_day
-from .sentences import paragraph_spans, sentence_spans
+from .sentences import paragraph_spans, passage_sentences, sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -157,3 +157,10 @@ def context_header(release: Release, config: ChunkConfig,
 def embedding_text(header: str, passage: Passage) -> str:
     """The text given to the model for a passage: header line, then the passage."""
     return f"{header}\n{passage.text}" if header else passage.text
+
+
+def embedding_spans(text: str, passage: Passage) -> list[tuple[int, int]]:
+    """The passage's sentence spans, as offsets into its embedding text (whose vectors
+    are pooled from the same model pass)."""
+    offset = len(text) - len(passage.text)
+    return [(offset + s, offset + e) for s, e in passage_sentences(passage.text)]

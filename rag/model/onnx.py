@@ -43,19 +43,24 @@ def onnx_model_file(folder: ModelFolder, cache_dir: Path) -> tuple[Path, str]:
     """
     import onnxruntime
 
-    from .int8 import recipe
+    def recipe():
+        # torch and the ONNX tooling (16 s to import on a busy machine), only when an
+        # export is made: a cached one is used without them.
+        from .int8 import recipe
+
+        return recipe
 
     st = folder.weights.stat()
     stamp = f"ort{onnxruntime.__version__}-{st.st_size}-{st.st_mtime_ns}"
     model_dir = Path(cache_dir) / "onnx" / folder.model_id.replace("/", "--")
     try:
         return _cached_export(model_dir / f"r{RECIPE}-{stamp}" / "model-int8.onnx",
-                              recipe.export_int8, folder), f"onnx-r{RECIPE}"
+                              lambda *a: recipe().export_int8(*a), folder), f"onnx-r{RECIPE}"
     except Exception as exc:  # the recipe rewrites the model's graph; any failure there
         log.warning("the int8 export recipe failed for %s (%s); using plain dynamic int8 "
                     "quantization instead", folder.model_id, _first_line(exc))
     return _cached_export(model_dir / f"dynamic-{stamp}" / "model-int8.onnx",
-                          recipe.export_dynamic_int8, folder), "onnx-dynamic"
+                          lambda *a: recipe().export_dynamic_int8(*a), folder), "onnx-dynamic"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -40,12 +40,16 @@ class TokenCounter:
         self._tokenizer = Tokenizer.from_file(str(folder.path / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
+        self._word_counts: WordCounts | None = WordCounts(self._tokenizer) \
+            if splits_at_spaces(self._tokenizer) else None
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
+        if self._word_counts is not None:
+            return self._word_counts(texts)
         counts: list[int] = []
         for i in range(0, len(texts), 4096):
-            encoded = self._tokenizer.encode_batch(list(texts[i:i + 4096]),
-                                                   add_special_tokens=False)
+            encoded = self._tokenizer.encode_batch_fast(list(texts[i:i + 4096]),
+                                                        add_special_tokens=False)
             counts.extend(len(e.ids) for e in encoded)
         return counts
 
@@ -141,6 +145,70 @@ def _torch_encoder(folder: ModelFolder, precision: str, config: ModelConfig) -> 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# Normalizers and pre-tokenizers under which no token reaches across whitespace, so a
+# text's tokens are the same alone or beside others (BERT's WordPiece tokenizers).
+_LOCAL_NORMALIZERS = {"BertNormalizer", "Lowercase", "NFD", "NFC", "NFKD", "NFKC", "StripAccents"}
+_SPACE_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
+
+
+def splits_at_spaces(tokenizer) -> bool:
+    """Whether ``tokenizer`` cuts text at whitespace before its WordPiece model runs, so
+    that a text's word pieces are those of its words (``WordCounts``). Byte-level
+    BPE or SentencePiece tokenizers mark the space before a word inside its token; they
+    are counted text by text."""
+    import json
+
+    spec = json.loads(tokenizer.to_str())
+
+    def types(part) -> set[str]:
+        if not part:
+            return set()
+        if part.get("type") == "Sequence":
+            inner = part.get("normalizers") or part.get("pretokenizers") or []
+            return set().union(*(types(p) for p in inner)) if inner else {"Sequence"}
+        return {part.get("type")}
+
+    return (spec.get("model", {}).get("type") == "WordPiece"
+            and types(spec.get("normalizer")) <= _LOCAL_NORMALIZERS
+            and bool(types(spec.get("pre_tokenizer")))
+            and types(spec.get("pre_tokenizer")) <= _SPACE_PRE_TOKENIZERS)
+
+
+class WordCounts:
+    """Word pieces per text, summed over its space-separated words, each word's count
+    tokenized once and kept: a corpus says the same words again and again, so after the
+    first few hundred releases nearly every count is a dictionary look-up (about 40x less
+    work than tokenizing every sentence; benchmarks/RESULTS.md). Exact for tokenizers
+    that never join text across a space (``splits_at_spaces``): a text's pieces are then
+    the pieces of its words, each tokenized alone."""
+
+    MAX_WORDS = 2_000_000  # forget everything past this (a pathological corpus)
+
+    def __init__(self, tokenizer):
+        self._tokenizer = tokenizer
+        self._counts: dict[str, int] = {"": 0}
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        split = [t.split(" ") for t in texts]
+        try:  # nearly always: every word seen before
+            get = self._counts.__getitem__
+            return [sum(map(get, words)) for words in split]
+        except KeyError:
+            pass
+        counts = self._counts
+        unseen = list({w for words in split for w in words if w not in counts})
+        if len(counts) + len(unseen) > self.MAX_WORDS:
+            # A new table: a caller in another thread keeps summing over the old one.
+            counts = self._counts = {"": 0}
+            unseen = list({w for words in split for w in words if w})
+        for i in range(0, len(unseen), 4096):
+            batch = unseen[i:i + 4096]
+            encoded = self._tokenizer.encode_batch_fast(batch, add_special_tokens=False)
+            counts.update(zip(batch, (len(e.ids) for e in encoded)))
+        get = counts.__getitem__
+        return [sum(map(get, words)) for words in split]
 
 
 def load_embedder(config: ModelConfig) -> Embedder:

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import Config, RetrievalConfig, mode_problem, parse_day, top_k_problem
 from ..errors import ConfigError, IndexCorruptError, IndexMismatchError, QuestionError
 from ..index import store
+from ..index.embed_status import generation_note
 from ..index.lexical import LexicalIndex, analyse
 from ..index.manifest import FaissSettings, IndexSettings
 from ..index.serving import backend
@@ -92,7 +93,7 @@ class SearchResult:
     hits: list[Hit]
     window: DateWindow | None
     query: str
-    mode: str
+    mode: str  # the mode that ran: "bm25" on a lexical generation, whatever was asked
 
 
 class Retriever:
@@ -100,7 +101,10 @@ class Retriever:
     searches them (``vector_store``); ``lexical`` is the generation's BM25 index, whose
     idf weighs query terms whatever the store.
 
-    Create with :meth:`load`. Vectors are memory-mapped, not read whole.
+    Create with :meth:`load`. Vectors are memory-mapped, not read whole. A lexical
+    generation (``lexical_only``: published before its embedding is done, see
+    ``rag.index.staged``) has no vectors: every search runs BM25, and answers embed
+    their candidate sentences when asked.
     """
 
     def __init__(self, path: Path, generation: store.Generation, vector_store: VectorStore,
@@ -116,6 +120,7 @@ class Retriever:
         self.lexical = lexical
         self.config = config
         self.vector_store = vector_store
+        self.lexical_only = generation.manifest.lexical_only
         # Row ranges: release -> its passages, passage -> its sentences.
         self._passage_starts = store.group_starts(self.passages["release"], len(self.releases))
         self._sentence_starts = store.group_starts(self.sentences["passage"], len(self.passages))
@@ -144,7 +149,10 @@ class Retriever:
     def stored_sentence_vectors(self, release_id: str, spans: list[tuple[int, int]]
                                 ) -> list[np.ndarray | None]:
         """The vectors pooled at build time for these sentence spans of a release
-        (None for a span not stored as a sentence of one of its passages)."""
+        (None for a span not stored as a sentence of one of its passages, and for every
+        span of a lexical generation)."""
+        if self.lexical_only:
+            return [None] * len(spans)
         row = self._release_rows[release_id]
         sa = int(self._sentence_starts[self._passage_starts[row]])
         sb = int(self._sentence_starts[self._passage_starts[row + 1]])
@@ -172,8 +180,23 @@ class Retriever:
                    category=release.category, url=release.url)
 
     def search_vectors(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows and inner-product scores for one normalised query vector."""
+        """Top-k rows and inner-product scores for one normalised query vector.
+
+        Raises:
+            QuestionError: a lexical generation (no vectors yet).
+        """
+        self._require_vectors()
         return self.vector_store.dense(query, k, None)
+
+    def generation_note(self) -> str:
+        """Which generation answers: empty for a hybrid one, else "lexical only,
+        embedding 41% (...)" or why it is not being embedded (``rag.index.embed_status``)."""
+        return generation_note(self.path, self.lexical_only)
+
+    def _require_vectors(self) -> None:
+        if self.lexical_only:
+            raise QuestionError(f"{self.path} is a lexical generation, searched with BM25 "
+                                "only until its embedding is done (`rag index`)")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """The query model's vectors for texts (unit length)."""
@@ -212,6 +235,7 @@ class Retriever:
         return vector
 
     def _dense(self, query: str, k: int, where: Where | None):
+        self._require_vectors()
         return self.vector_store.dense(self.query_vector(query), k, where)
 
     def _bm25(self, query: str, k: int, where: Where | None):
@@ -279,6 +303,8 @@ class Retriever:
         mode = mode or cfg.mode
         if problem := mode_problem(mode):
             raise QuestionError(f"mode = {mode!r} {problem}")
+        if self.lexical_only:
+            mode = "bm25"  # no vectors yet; generation_note() says so
         since = _day(since if since is not None else cfg.since, "since")
         until = _day(until if until is not None else cfg.until, "until")
         category = category if category is not None else cfg.category

@@ -35,31 +35,30 @@ EXAMPLES = [
 ]
 
 
-def ensure_index(config: Config, embedder: Embedder, seen: SeenFiles | None = None) -> Index:
-    """Load the index, building or updating it first when missing, stale or mismatched.
-
-    Progress goes to the terminal (stderr). ``seen`` keeps what the staleness check
-    parsed, for the status line's later checks (see ``check_staleness``).
-    """
+def build_reason(config: Config, seen: SeenFiles | None = None) -> str | None:
+    """Why the index must be built or updated before (or while) the app serves it:
+    missing, mismatched, stale, or a lexical generation whose embedding is unfinished;
+    None when it is ready. ``seen`` keeps what the staleness check parsed, for the
+    status line's later checks (see ``check_staleness``)."""
     try:
         manifest = store.read_manifest(store.resolve(config.index))
         stale = check_staleness(manifest, config.seeds, seen)
-        if not stale.stale:
-            return Index.load(config.index, embedder, config)
-        why = f"index is stale ({stale.describe()} release files)"
+        if stale.stale:
+            return f"index is stale ({stale.describe()} release files)"
+        if manifest.lexical_only:
+            return "the index is lexical only (its embedding was interrupted)"
+        return None
     except RagError as exc:
-        why = str(exc)
-    print(f"{why}: building the index from {config.seeds} ...", file=sys.stderr, flush=True)
-    report = build_index(config, embedder, progress=True)
-    print(report.summary(), file=sys.stderr, flush=True)
-    return Index.load(config.index, embedder, config)
+        return str(exc)
 
 
 class AppState:
     """The index the app answers from, shared by all sessions, and its rebuilds.
 
     A rebuild runs in a thread; questions keep being answered from the old index
-    until the new one is loaded and swapped in under the lock.
+    until the new one is loaded and swapped in under the lock. A build that publishes
+    a lexical generation first (``rag.index.staged``) swaps that in as soon as it is
+    current, then the hybrid one when its embedding is done.
     """
 
     def __init__(self, config: Config, index: Index, seen: SeenFiles | None = None):
@@ -73,6 +72,32 @@ class AppState:
         # whose files were all touched took ~78 s to parse, every time).
         self._seen: SeenFiles = {} if seen is None else seen
 
+    @classmethod
+    def start(cls, config: Config, embedder: Embedder, seen: SeenFiles | None = None
+              ) -> AppState:
+        """The state of an app about to serve: the index loaded, or built first when
+        :func:`build_reason` says so. A build that publishes a lexical generation
+        returns as soon as it is current and goes on embedding in the background.
+        Progress goes to the terminal (stderr).
+
+        Raises:
+            RagError: the build failed before anything could be served.
+        """
+        seen = {} if seen is None else seen
+        why = build_reason(config, seen)
+        if why is None:
+            return cls(config, Index.load(config.index, embedder, config), seen)
+        print(f"{why}: building the index from {config.seeds} ...", file=sys.stderr, flush=True)
+        state = cls(config, None, seen)  # type: ignore[arg-type]  # set before returned
+        ready = threading.Event()
+        state._building = True
+        threading.Thread(target=state._build, args=(embedder, ready, True), name="build",
+                         daemon=True).start()
+        ready.wait()
+        if state._index is None:
+            raise RagError(state.last_build or "the index could not be built")
+        return state
+
     @property
     def index(self) -> Index:
         with self._lock:
@@ -80,6 +105,8 @@ class AppState:
 
     def stale_note(self) -> str:
         if self._building:
+            if self.index.lexical_only:
+                return ""  # the status line says how far the embedding is
             return "Rebuilding the index; answers come from the current one until it is done."
         try:
             stale = check_staleness(self.index.manifest, self.config.seeds, self._seen)
@@ -102,26 +129,41 @@ class AppState:
             if self._building:
                 return self.status()
             self._building = True
-
-        def work() -> None:
-            try:
-                index = self.index
-                report = build_index(self.config, index.embedder, progress=False, lock_wait=30)
-                new = Index.load(self.config.index, index.embedder, self.config) \
-                    if report.wrote else index
-                with self._lock:
-                    self._index = new
-                self.last_build = "Last rebuild: " + report.summary().splitlines()[0]
-            except RagError as exc:
-                self.last_build = f"Rebuild failed: {exc}"
-            except Exception as exc:  # keep serving whatever went wrong in the build
-                log.exception("rebuild failed")
-                self.last_build = f"Rebuild failed: {type(exc).__name__}: {exc}"
-            finally:
-                self._building = False
-
-        threading.Thread(target=work, name="rebuild", daemon=True).start()
+        threading.Thread(target=self._build, args=(self.index.embedder,), name="rebuild",
+                         daemon=True).start()
         return self.status()
+
+    def _swap(self, index: Index) -> None:
+        with self._lock:
+            self._index = index
+
+    def _build(self, embedder: Embedder, ready: threading.Event | None = None,
+               progress: bool = False) -> None:
+        """Build (``_building`` is set by the caller), swapping in each generation the
+        build publishes; ``ready`` is set once there is an index to serve, or the build
+        failed."""
+        def published(report) -> None:
+            self._swap(Index.load(report.lexical_path, embedder, self.config))
+            if ready is not None:
+                ready.set()
+
+        try:
+            report = build_index(self.config, embedder, progress=progress, lock_wait=30,
+                                 on_lexical=published)
+            if report.wrote or self._index is None:
+                self._swap(Index.load(self.config.index, embedder, self.config))
+            if progress:
+                print(report.summary(), file=sys.stderr, flush=True)
+            self.last_build = "Last rebuild: " + report.summary().splitlines()[0]
+        except RagError as exc:
+            self.last_build = f"Rebuild failed: {exc}"
+        except Exception as exc:  # keep serving whatever went wrong in the build
+            log.exception("rebuild failed")
+            self.last_build = f"Rebuild failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._building = False
+            if ready is not None:
+                ready.set()
 
 
 def _gradio():

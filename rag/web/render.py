@@ -146,10 +146,15 @@ def sources_html(answer: Answer) -> str:
 
 
 def status_markdown(index: Index, stale_note: str = "") -> str:
-    """Index status line: releases, passages, model, build time, and a stale warning."""
+    """Index status line: releases, passages, model, build time, which generation answers
+    (a lexical one: how far its embedding is), and a stale warning."""
     m = index.manifest
     text = (f"**Index:** {index.release_count:,} releases · {len(index):,} passages · "
             f"{escape_markdown(m.model.id)} · built {escape_markdown(m.created or '?')}")
+    note = index.generation_note()
+    if note:
+        text += (f"\n\n⏳ **{escape_markdown(note)}**: answers come from keyword (BM25) "
+                 "search until the hybrid index replaces this one")
     if stale_note:
         text += f"\n\n⚠️ {escape_markdown(stale_note)}"
     return text

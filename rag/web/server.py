@@ -11,7 +11,7 @@ from ..config import Config
 from ..index.staleness import SeenFiles
 from ..model.embedder import Embedder
 from . import api
-from .app import AppState, _gradio, build_app, ensure_index, launch_options
+from .app import AppState, _gradio, build_app, launch_options
 
 QUEUE_SIZE = 64  # questions waiting in the page's queue; past it, refused at once
 QUEUE_POLL_S = 0.01  # seconds between the idle queue's looks for work (Gradio's: 0.001)
@@ -57,14 +57,15 @@ def server_app(state: AppState, config: Config, workers: int | None = None):
 
 def serve(config: Config, embedder: Embedder, host: str | None = None,
           port: int | None = None) -> None:
-    """Build the index if needed, then serve the page and the API until interrupted."""
+    """Build the index if needed (serving from a lexical generation as soon as a large
+    build publishes one), then serve the page and the API until interrupted."""
     import uvicorn
 
     host = host or config.server.host
     port = port or config.server.port
     config = config.replace(server=dataclasses.replace(config.server, host=host, port=port))
     seen: SeenFiles = {}  # the start-up staleness check's findings, for the status line
-    state = AppState(config, ensure_index(config, embedder, seen), seen)
+    state = AppState.start(config, embedder, seen)
     app = server_app(state, config)
     print(f"Serving on http://{host}:{port}/ (the page; JSON: POST /api/ask, "
           "POST /api/search)", file=sys.stderr, flush=True)
