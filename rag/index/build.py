@@ -601,7 +601,7 @@ def _build_staged(config: Config, embedder: Embedder, engine: Engine, stores: Ba
     lexical_gen = report.lexical_path or (previous.path if previous is not None else None)
     hybrid = previous is not None and not previous.gen.manifest.lexical_only
     known = _old_vectors_of_changed(previous, plan.changed, config, embedder) if hybrid else {}
-    parts = [staged.OldRows(p.start, p.end) if isinstance(p, Kept)
+    parts = [OldRows(p.start, p.end) if isinstance(p, Kept)
              else staged.NewRows(p.passages, p.texts) for p in plan.parts]
     found = staged.vectors_for(parts, previous.gen if previous is not None else None,
                                previous.sentence_starts if previous is not None else None,

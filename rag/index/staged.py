@@ -31,6 +31,7 @@ from ..vectors import quantize_unit
 from .embed_cache import EmbedCache, text_key
 from .embed_status import advance, start_status
 from .engine import Engine
+from .lexical import OldRows  # rows start:end of the last generation, as BM25 takes them
 from .manifest import ModelSettings
 from .store import Generation
 
@@ -67,14 +68,6 @@ class StagedVectors:
     cached: int  # distinct texts whose vectors were in the cache
     reused: int  # passage rows whose vectors came from the last (hybrid) generation
     tokens: int  # body tokens embedded
-
-
-@dataclass(frozen=True)
-class OldRows:
-    """Rows ``start:end`` of the last generation, carried over."""
-
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
