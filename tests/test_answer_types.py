@@ -1,6 +1,6 @@
 import pytest
 
-from rag.query.answer_types import answer_spans, expected_type, holds_answer
+from rag.query.answer_types import answer_spans, counted_terms, expected_type, holds_answer
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -56,6 +56,16 @@ def test_expected_type(question, kind):
      "Who headed the delegation?", True),
     ("Jeff Zients led the response.", "person", "Who replaced Jeff Zients?", False),
     ("President Biden announced it.", "person", "Who announced it?", False),
+    # "How many X": a figure must count X, not something else.
+    ("It will give peace of mind to millions of couples.", "number",
+     "How many members of the House voted for the Act?", False),
+    ("The Act passed with 258 members voting for it.", "number",
+     "How many members of the House voted for the Act?", True),
+    ("Marines collected 22 million new toys last year.", "number",
+     "When he sorted donations, how many toys did he say the program had gathered?", True),
+    ("In 2022 the program grew.", "number", "How many toys did it gather?", False),
+    ("Of these, 200 million will be delivered this year.", "number",
+     "Of the doses, how many were slated for delivery?", True),
     ("Anything at all.", None, "Which countries?", True),
 ])
 def test_holds_answer(sentence, kind, question, holds):
@@ -73,8 +83,11 @@ def test_holds_answer(sentence, kind, question, holds):
      ["The Department of Energy", "DOE", "FEMA"]),
     ("Administrator Isabella Casillas Guzman will lead the delegation with Collins.",
      "Who headed the delegation?", ["Administrator Isabella Casillas Guzman", "Collins"]),
+    # Only the figure that counts what is asked for.
     ("The package includes 800 Stinger systems and 2,000 Javelins.",
-     "How many Stinger systems are in the package?", ["800", "2,000"]),
+     "How many Stinger systems are in the package?", ["800"]),
+    ("In 2022, 258 House members voted for it.", "How many members of the House voted?",
+     ["258"]),
     ("Jeff Zients led the response.", "Who replaced Jeff Zients?", []),
     ("Leaders meet again at the summit in June, on a Monday.",
      "Which countries received new battle groups?", []),
@@ -84,3 +97,17 @@ def test_answer_spans_mark_the_things_asked_for(sentence, question, spans):
     kind = expected_type(question)
     assert [sentence[s:e] for s, e in answer_spans(sentence, kind, question)] == spans
     assert holds_answer(sentence, kind, question) is (bool(spans) or kind is None)
+
+
+@pytest.mark.parametrize("question, terms", [
+    ("How many members of the House voted for the Act?", {"member"}),
+    ("How many toys did he say the program had gathered?", {"toy"}),
+    ("How many Christmas trees decorated the executive mansion during the first holiday "
+     "season?", {"christma", "tree"}),
+    ("How many nursing home residents and staff had died?", {"nurs", "home", "resid", "staff"}),
+    ("How many in the December 2023 release?", set()),
+    ("Of the doses, how many were slated for delivery?", set()),
+    ("How much did it cost?", set()),
+])
+def test_counted_terms_are_what_a_how_many_question_counts(question, terms):
+    assert counted_terms(question) == terms

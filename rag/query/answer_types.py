@@ -10,6 +10,9 @@ releases discuss the subject but never give the figure or name asked for.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from ..index.lexical import analyse
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
            "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -182,8 +185,11 @@ def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[i
         return _merge([m.span() for m in pattern.finditer(sentence)])
     if kind == "number":
         asked = {n.lower() for n in _NUMBER_RE.findall(question)}
-        return _merge([m.span() for m in _NUMBER_SPAN_RE.finditer(sentence)
-                       if not {n.lower() for n in _NUMBER_RE.findall(m.group(0))} <= asked])
+        spans = _merge([m.span() for m in _NUMBER_SPAN_RE.finditer(sentence)
+                        if not {n.lower() for n in _NUMBER_RE.findall(m.group(0))} <= asked])
+        counted = counted_terms(question)
+        # "How many toys ...": the figure that counts toys, where one does.
+        return (_counting_spans(sentence, spans, counted) or spans) if counted else spans
     asked = _asked_words(question)
     spans = _new_name_spans(sentence, question)
     if kind in ("place", "law", "organization", "name"):
@@ -194,6 +200,45 @@ def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[i
         spans += [m.span() for m in _WORD_NAME_RE.finditer(sentence)
                   if _is_new(m.group(0), asked) and m.group(0).lower() not in _CALENDAR_WORDS]
     return _merge(spans)
+
+
+# "How many toys did he say ...": what is counted is the words after "how many", up to
+# the verb or preposition that ends the noun phrase ("how many members of the House").
+_PHRASE_ENDS = ("did|does|do|was|were|is|are|has|have|had|been|will|would|could|can|of|in|"
+                "on|at|for|from|to|with|by|that|which|who|under|during|across")
+_HOW_MANY_RE = re.compile(rf"\bhow many\s+(?!(?:{_PHRASE_ENDS})\b)"
+                          rf"((?:[\w’'-]+\s+){{0,4}}?[\w’'-]+?)"
+                          rf"(?=\s+(?:{_PHRASE_ENDS})\b|\s*[?,;]|\s*$)", re.I)
+# No such word after it ("how many Christmas trees decorated ..."): its first two words.
+_HOW_MANY_SHORT_RE = re.compile(rf"\bhow many\s+(?!(?:{_PHRASE_ENDS})\b)"
+                                r"([\w’'-]+(?:\s+[\w’'-]+)?)", re.I)
+_COUNT_NEAR = 4  # words from a figure to the thing it counts ("22 million new toys")
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
+
+
+@lru_cache(maxsize=256)
+def counted_terms(question: str) -> frozenset[str]:
+    """The analysed terms of what a "how many ..." question counts ("how many members
+    of the House voted" -> {"member"}); empty for any other question, and for one whose
+    noun is elided ("how many were delivered?")."""
+    asking = main_clause(question)
+    match = _HOW_MANY_RE.search(asking) or _HOW_MANY_SHORT_RE.search(asking)
+    return frozenset(analyse(match.group(1))) if match else frozenset()
+
+
+def _counts(sentence: str, start: int, counted: frozenset[str]) -> bool:
+    """Whether one of ``counted`` stands within _COUNT_NEAR words after ``start``."""
+    following = re.findall(r"[\w’'-]+", sentence[start:])[:_COUNT_NEAR]
+    return bool(counted.intersection(analyse(" ".join(following))))
+
+
+def _counting_spans(sentence: str, spans: list[tuple[int, int]], counted: frozenset[str]
+                    ) -> list[tuple[int, int]]:
+    """The figures among ``spans`` that count the thing asked for: "83 Christmas trees"
+    and "316 deployments" do, "millions of couples" does not count members; a year
+    counts nothing."""
+    return [(s, e) for s, e in spans
+            if not _YEAR_RE.fullmatch(sentence[s:e].strip(" ,.")) and _counts(sentence, e, counted)]
 
 
 def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
@@ -211,7 +256,11 @@ def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
         return bool(_TALLY_RE.search(sentence))
     if kind == "number":
         asked = set(_NUMBER_RE.findall(question.lower()))
-        return any(n.lower() not in asked for n in _NUMBER_RE.findall(sentence))
+        if not any(n.lower() not in asked for n in _NUMBER_RE.findall(sentence)):
+            return False
+        counted = counted_terms(question)
+        return not counted or bool(_counting_spans(sentence, answer_spans(
+            sentence, kind, question), counted))
     if kind == "date":
         return bool(_DATE_RE.search(sentence))
     return bool(_new_names(sentence, question))
