@@ -550,16 +550,25 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         arrays = assemble(plan, previous, embedded, embedder.info.dim)
         del embedded
         lexical = assemble_lexical(plan, previous)
-        manifest = make_manifest(plan, arrays, lexical, settings, faiss, config.seeds)
-        gen = store.Generation(manifest, plan.releases, arrays.passages, arrays.vectors,
-                               arrays.sentences, arrays.sentence_vectors)
-        report.index_path = store.write_generation(
-            index_dir, gen, make_faiss_index(arrays.vectors, faiss), lexical)
+        report.index_path = _write_hybrid(config, plan, arrays, lexical, settings, faiss,
+                                          arrays.vectors, arrays.sentence_vectors)
         store.prune(index_dir)
         report.published = stores.publish(index_dir)
         report.passages = len(arrays.passages)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _write_hybrid(config: Config, plan: Plan, tables: Arrays | Tables, lexical: LexicalIndex,
+                  settings: IndexSettings, faiss: FaissSettings, vectors: np.ndarray,
+                  sentence_vectors: np.ndarray) -> Path:
+    """Write (not publish) the hybrid generation of a build, one step or staged: its
+    manifest, tables, vectors, FAISS index and BM25; returns its folder."""
+    manifest = make_manifest(plan, tables, lexical, settings, faiss, config.seeds)
+    gen = store.Generation(manifest, plan.releases, tables.passages, vectors,
+                           tables.sentences, sentence_vectors)
+    return store.write_generation(Path(config.index), gen, make_faiss_index(vectors, faiss),
+                                  lexical)
 
 
 def _build_staged(config: Config, embedder: Embedder, engine: Engine, stores: Backend,
@@ -613,11 +622,8 @@ def _build_staged(config: Config, embedder: Embedder, engine: Engine, stores: Ba
     report.tokens_embedded = found.tokens
     del known
     stage("embed")
-    manifest = make_manifest(plan, tables, lexical, settings, faiss, config.seeds)
-    gen = store.Generation(manifest, plan.releases, tables.passages, found.vectors,
-                           tables.sentences, found.sentence_vectors)
-    report.index_path = store.write_generation(index_dir, gen,
-                                               make_faiss_index(found.vectors, faiss), lexical)
+    report.index_path = _write_hybrid(config, plan, tables, lexical, settings, faiss,
+                                      found.vectors, found.sentence_vectors)
     EmbedCache(index_dir, settings.model, dim).clear()
     clear_status(index_dir)
     store.prune(index_dir)
