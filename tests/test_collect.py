@@ -172,6 +172,38 @@ def test_item_spans_by_head_noun():
         == ["Bears Ears National Monument"]
 
 
+def test_person_items_need_a_word_the_corpus_only_capitalises():
+    text = "Economic Development and Renewable Energy were praised by Kate Brown and Gentleman."
+    proper = {"Kate": True, "Brown": False}.get
+    spans = [text[s:e] for s, e in item_spans(text, None, "Which governors spoke?",
+                                               lambda w: proper(w, False))]
+    assert spans == ["Kate Brown"]
+    # Without the corpus's word (tests, old callers): capitalised shapes only.
+    assert "Economic Development" in [text[s:e] for s, e in
+                                      item_spans(text, None, "Which governors spoke?")]
+
+
+def test_is_proper_reads_the_corpus(tmp_path, embedder):
+    from rag.config import load_config
+
+    seeds = tmp_path / "seeds"
+    body = ("Governor Whitmer spoke on economic development. Whitmer said the energy plan "
+            "works.\n\nThe Development Office opened, and development grew. Energy "
+            "prices fell.")
+    for k in range(3):
+        write_release(seeds, f"statements-releases/2022-03/r{k}.md", f"Release {k}",
+                      "2022-03-2" + str(k), body)
+    conf = tmp_path / "rag.yaml"
+    conf.write_text(f"seeds: {seeds}\nindex: {tmp_path / 'index'}\n")
+    config = load_config(conf)
+    build_index(config, embedder, progress=False)
+    index = load_index(config.index, config, embedder)
+    assert index.is_proper("Whitmer")
+    assert not index.is_proper("Development")  # lowercase in 2 of its 3 uses
+    assert not index.is_proper("Energy")
+    assert index.is_proper("Zyxwv")  # no passage holds it: taken as a name
+
+
 @pytest.mark.parametrize("raw, clean", [
     ("Governor Tim Walz", "Tim Walz"), ("the State of Louisiana", "Louisiana"),
     ("Restoring the Bears Ears National Monument", "Bears Ears National Monument"),

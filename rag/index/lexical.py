@@ -338,6 +338,13 @@ class LexicalIndex:
         np.cumsum(np.bincount(rows, minlength=self.size), out=indptr[1:])
         return indptr, terms[order], weights[order]
 
+    def postings(self, term: str) -> np.ndarray | None:
+        """The passage rows holding an analysed term, ascending (None: no passage)."""
+        term_id = self._vocab.get(term)
+        if term_id is None:
+            return None
+        return self.rows[self.indptr[term_id]:self.indptr[term_id + 1]]
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of an analysed term (unknown terms count as rare)."""
         return self._idf_at(self._vocab[term]) if term in self._vocab else \

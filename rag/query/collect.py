@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ..config import AnswerConfig, CollectConfig
 from ..errors import RagError
@@ -113,12 +113,13 @@ def clean_item(text: str) -> str:
     return text
 
 
-def _spans(text: str, start: int, kind: str | None, query: str) -> list[tuple[int, int, str]]:
+def _spans(text: str, start: int, kind: str | None, query: str,
+           proper: Callable[[str], bool] | None = None) -> list[tuple[int, int, str]]:
     """Item spans of a sentence as (body start, body end, item)."""
     if kind in (None, "month"):
         return []
     out = []
-    for s, e in item_spans(text, kind, query):
+    for s, e in item_spans(text, kind, query, proper):
         item = clean_item(text[s:e])
         if item:
             at = text.find(item, s, e)
@@ -189,7 +190,7 @@ def _rows(index: Retriever, candidates: list[_Candidate], scores: dict[int, floa
     # both scores it is neither, and most candidates of a deep search are.
     low = min(config.min_score, config.grow_score)
     spans = {i: _spans(candidates[i].text, candidates[i].start,
-                       None if kind == "month" else kind, query)
+                       None if kind == "month" else kind, query, index.is_proper)
              for i, score in scores.items() if score >= low}
     needs_items = kind not in (None, "month")
     by_release: dict[str, list[int]] = {}

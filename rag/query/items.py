@@ -12,6 +12,7 @@ Monument"). Without a head noun it falls back on the answer kind's spans
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from .answer_types import answer_spans
 
@@ -111,18 +112,35 @@ def _asked(question: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[\w’'-]+", question)}
 
 
-def _person_spans(sentence: str, asked: set[str]) -> list[tuple[int, int]]:
+def _named(phrase: str, proper: Callable[[str], bool] | None) -> bool:
+    """Whether some word of the phrase (initials and particles aside) is one the corpus
+    only ever capitalises (``Retriever.is_proper``): "Kate Brown" is a name, "Economic
+    Development", "Renewable Energy" and "Gentleman" are not. Without ``proper``, every
+    phrase passes."""
+    if proper is None:
+        return True
+    return any(proper(w) for w in re.findall(r"[\w’'-]{2,}", phrase)
+               if w.lower() not in _PARTICLES)
+
+
+_PARTICLES = frozenset("de da van von bin al la le del jr sr ii iii".split())
+
+
+def _person_spans(sentence: str, asked: set[str], proper: Callable[[str], bool] | None = None
+                  ) -> list[tuple[int, int]]:
     spans = []
     for m in _PERSON_RE.finditer(sentence):
         words = [w.lower().strip("’'.,") for w in m.group(0).split()]
         if any(w in _NOT_NAME for w in words) or all(w in asked for w in words) \
-                or _STATES_RE.fullmatch(m.group(0)) or _COUNTRIES_RE.fullmatch(m.group(0)):
+                or _STATES_RE.fullmatch(m.group(0)) or _COUNTRIES_RE.fullmatch(m.group(0)) \
+                or not _named(m.group(0), proper):
             continue
         spans.append(m.span())
     for m in _TITLED_RE.finditer(sentence):
         s, e = m.span(1)
         words = [w.lower() for w in sentence[s:e].split()]
-        if not any(w in _NOT_NAME for w in words) and not all(w in asked for w in words):
+        if not any(w in _NOT_NAME for w in words) and not all(w in asked for w in words) \
+                and _named(sentence[s:e], proper):
             spans.append((s, e))
     return _outer(spans)
 
@@ -141,7 +159,8 @@ def _outer(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def item_spans(sentence: str, kind: str | None, question: str) -> list[tuple[int, int]]:
+def item_spans(sentence: str, kind: str | None, question: str,
+               proper: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
     """Where the items the question gathers stand in the sentence (character spans),
     leaving out what the question names itself.
 
@@ -149,6 +168,8 @@ def item_spans(sentence: str, kind: str | None, question: str) -> list[tuple[int
         sentence: one sentence.
         kind: the answer kind (``answer_types.expected_type``), used without a head noun.
         question: the question (its head noun picks the kind of item).
+        proper: whether the corpus always capitalises a word (``Retriever.is_proper``);
+            given, a person's name must hold such a word.
     """
     head = head_noun(question)
     asked = _asked(question)
@@ -156,12 +177,12 @@ def item_spans(sentence: str, kind: str | None, question: str) -> list[tuple[int
         return [m.span() for m in _PLACE_HEADS[head].finditer(sentence)
                 if m.group(0).lower() not in asked]
     if head in _PEOPLE_HEADS or kind == "person":
-        return _person_spans(sentence, asked)
+        return _person_spans(sentence, asked, proper)
     if head is not None:
         word = _singular(head)
         named = [(s, e) for s, e in answer_spans(sentence, "name", question)
                  if re.search(rf"\b{re.escape(word)}s?\b", sentence[s:e], re.IGNORECASE)]
         if named:
             return named
-        return _person_spans(sentence, asked)
+        return _person_spans(sentence, asked, proper)
     return answer_spans(sentence, kind, question)

@@ -9,6 +9,7 @@ knows nothing of answers; ``rag.query.answer`` builds on it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ from .links import release_json
 
 MAX_QUESTION_CHARS = 2000
 QUERY_VECTORS_KEPT = 64  # query vectors an Index keeps (one per recent question)
+PROPER_SAMPLE = 24  # passages read to tell whether a word is a name (Retriever.is_proper)
+PROPER_LOWERCASE = 0.1  # ... it is not when this share of its uses there are lowercase
+_SENTENCE_START_RE = re.compile(r"(?:[.!?:]\s|\n)[\"“‘'(]?\s*$")  # what ends before one
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class Retriever:
         # Answering embeds the query twice (search, then sentence scores): keep a few.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
+        self._proper: dict[str, bool] = {}  # word -> is_proper, read as asked
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -205,6 +210,37 @@ class Retriever:
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of an analysed term."""
         return self.lexical.idf(term)
+
+    def is_proper(self, word: str) -> bool:
+        """Whether the corpus writes this word capitalised wherever it is not the first
+        of a sentence: a name ("Stoltenberg", "Whitmer"), not a common word that titles
+        and headings capitalise ("Development", "Energy", "Gentleman"). Read from up to
+        PROPER_SAMPLE passages holding the word's term, spread over the index, and
+        remembered. A word no passage holds counts as a name."""
+        key = word.strip(".,’'")
+        known = self._proper.get(key)
+        if known is None:
+            known = self._proper[key] = self._read_proper(key)
+        return known
+
+    def _read_proper(self, word: str) -> bool:
+        terms = analyse(word)
+        rows = self.lexical.postings(terms[0]) if len(terms) == 1 else None
+        if rows is None or not len(rows):
+            return True
+        pattern = re.compile(rf"(?<![\w’'-]){re.escape(word)}(?![\w’'-])", re.IGNORECASE)
+        lower = word.lower()
+        lowercase = total = 0
+        for row in rows[::max(1, len(rows) // PROPER_SAMPLE)][:PROPER_SAMPLE].tolist():
+            p = self.passages[row]
+            text = self.releases[int(p["release"])].body[int(p["start"]):int(p["end"])]
+            for m in pattern.finditer(text):
+                if _SENTENCE_START_RE.search(text, max(0, m.start() - 4), m.start()) \
+                        or m.start() == 0:
+                    continue  # capitalised as a sentence's first word: says nothing
+                total += 1
+                lowercase += m.group(0) == lower
+        return total == 0 or lowercase / total < PROPER_LOWERCASE
 
     def _where(self, window: DateWindow | None, category: str | None) -> Where | None:
         """The filters a search applies, or None when nothing is filtered."""
