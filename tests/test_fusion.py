@@ -49,3 +49,25 @@ def test_at_most_n_passages_per_release():
     spans = merge_spans(np.array([0, 1, 2, 3]), np.arange(4, 0, -1).astype(float), p,
                         top_k=3, max_per_release=2)
     assert [(s.release, s.start) for s in spans] == [(0, 0), (0, 100), (1, 0)]
+
+
+def test_a_kept_span_still_grows_with_its_neighbours_ranked_below_the_top_k():
+    # Ranked: release 0's first passage, release 1, then the passage after release 0's.
+    p = passages((0, 0, 100), (1, 0, 50), (0, 100, 200), (2, 0, 50))
+    rows, scores = np.array([0, 1, 2, 3]), np.array([4.0, 3.0, 2.0, 1.0])
+    spans = merge_spans(rows, scores, p, top_k=2, max_per_release=2)
+    assert [(s.release, s.start, s.end) for s in spans] == [(0, 0, 200), (1, 0, 50)]
+    # A deep search stops at its top_k-th span, as before.
+    spans = merge_spans(rows, scores, p, top_k=2, max_per_release=2, grow=False)
+    assert [(s.release, s.start, s.end) for s in spans] == [(0, 0, 100), (1, 0, 50)]
+
+
+def test_growth_after_the_top_k_stops_at_max_span_passages():
+    from rag.query.fusion import MAX_SPAN_PASSAGES
+
+    chain = [(0, 100 * i, 100 * (i + 1)) for i in range(MAX_SPAN_PASSAGES + 3)]
+    p = passages(*chain)
+    spans = merge_spans(np.arange(len(chain)), np.arange(len(chain), 0, -1).astype(float), p,
+                        top_k=1, max_per_release=2)
+    assert len(spans) == 1
+    assert (spans[0].start, spans[0].end) == (0, 100 * MAX_SPAN_PASSAGES)

@@ -11,6 +11,10 @@ from ..index.fusion import reciprocal_rank_fusion
 
 __all__ = ["Span", "merge_spans", "reciprocal_rank_fusion"]
 
+# Passages a span grows to at most once top_k spans are found: a briefing whose every
+# passage ranks stays a few passages long in the results, not the whole transcript.
+MAX_SPAN_PASSAGES = 4
+
 
 @dataclass
 class Span:
@@ -20,33 +24,43 @@ class Span:
     start: int
     end: int
     score: float
+    passages: int = 1  # passages merged into it
 
 
 def merge_spans(rows: np.ndarray, scores: np.ndarray, passages: np.ndarray, top_k: int,
-                max_per_release: int) -> list[Span]:
+                max_per_release: int, grow: bool = True) -> list[Span]:
     """Walk a ranking and keep up to top_k spans.
 
     A passage that overlaps or touches a kept span of the same release is merged into
-    it (the span keeps its better score and place); a release already holding
-    ``max_per_release`` spans is skipped, so one long release cannot crowd out others.
+    it (the span keeps its better score and place), also after the top_k spans are
+    found: a passage the ranking holds further down still joins the span it continues
+    (an answer often sits in the passage after the one that names its subject), then up
+    to MAX_SPAN_PASSAGES passages a span. A release already holding ``max_per_release``
+    spans is skipped, so one long release cannot crowd out others. ``grow=False``
+    stops at the top_k-th span instead (a deep search, whose spans are many already).
     """
     kept: list[Span] = []
     per_release: dict[int, list[Span]] = {}
     for row, score in zip(rows.tolist(), scores.tolist()):
         p = passages[row]
         release, start, end = int(p["release"]), int(p["start"]), int(p["end"])
-        spans = per_release.setdefault(release, [])
+        full = len(kept) >= top_k
+        if full and not grow:
+            break
+        spans = per_release.get(release) if full else per_release.setdefault(release, [])
+        if not spans and full:
+            continue
         merged = False
-        for span in spans:
+        for span in spans or ():
             if start <= span.end + 2 and end >= span.start - 2:
-                span.start, span.end = min(span.start, start), max(span.end, end)
+                if not full or span.passages < MAX_SPAN_PASSAGES:
+                    span.start, span.end = min(span.start, start), max(span.end, end)
+                    span.passages += 1
                 merged = True
                 break
-        if merged or len(spans) >= max_per_release:
+        if merged or full or len(spans) >= max_per_release:
             continue
         span = Span(release, start, end, float(score))
         spans.append(span)
         kept.append(span)
-        if len(kept) >= top_k:
-            break
     return kept

@@ -327,8 +327,8 @@ class Retriever:
                                                 question_dates)
         if self._allows_none(where):
             return SearchResult([], window, query, mode)
-        return SearchResult(self._ranked(query, mode, depth, where, depth, max_per_release),
-                            window, query, mode)
+        return SearchResult(self._ranked(query, mode, depth, where, depth, max_per_release,
+                                         grow=False), window, query, mode)
 
     def _plan(self, question: str, mode: str | None, since: dt.date | str | None,
               until: dt.date | str | None, category: str | None, question_dates: bool
@@ -365,8 +365,9 @@ class Retriever:
         return query, window, self._where(window, category), mode
 
     def _ranked(self, query: str, mode: str, depth: int, where: Where | None,
-                top_k: int, max_per_release: int) -> list[Hit]:
-        """The first top_k spans of the mode's ranking, each ranking read depth deep."""
+                top_k: int, max_per_release: int, grow: bool = True) -> list[Hit]:
+        """The first top_k spans of the mode's ranking, each ranking read depth deep
+        (``grow``: as ``merge_spans`` takes it)."""
         if mode == "dense":
             rows, scores = self._dense(query, depth, where)
         elif mode == "bm25":
@@ -374,7 +375,7 @@ class Retriever:
         else:
             rows, scores = self.vector_store.fused(self.query_vector(query), analyse(query),
                                                    depth, where, Fusion.of(self.config))
-        spans = merge_spans(rows, scores, self.passages, top_k, max_per_release)
+        spans = merge_spans(rows, scores, self.passages, top_k, max_per_release, grow)
         return [self._hit(s.release, s.start, s.end, rank, s.score)
                 for rank, s in enumerate(spans, 1)]
 
