@@ -14,6 +14,9 @@ __all__ = ["Span", "merge_spans", "reciprocal_rank_fusion"]
 # Passages a span grows to at most once top_k spans are found: a briefing whose every
 # passage ranks stays a few passages long in the results, not the whole transcript.
 MAX_SPAN_PASSAGES = 4
+# ... from the passages among the ranking's first GROW_DEPTH: below them the two
+# vector stores' rankings may part (ties at their depth), and the spans with them.
+GROW_DEPTH = 50
 
 
 @dataclass
@@ -35,13 +38,15 @@ def merge_spans(rows: np.ndarray, scores: np.ndarray, passages: np.ndarray, top_
     it (the span keeps its better score and place), also after the top_k spans are
     found: a passage the ranking holds further down still joins the span it continues
     (an answer often sits in the passage after the one that names its subject), then up
-    to MAX_SPAN_PASSAGES passages a span. A release already holding ``max_per_release``
+    to MAX_SPAN_PASSAGES passages a span, from the ranking's first GROW_DEPTH rows. A release already holding ``max_per_release``
     spans is skipped, so one long release cannot crowd out others. ``grow=False``
     stops at the top_k-th span instead (a deep search, whose spans are many already).
     """
     kept: list[Span] = []
     per_release: dict[int, list[Span]] = {}
-    for row, score in zip(rows.tolist(), scores.tolist()):
+    for position, (row, score) in enumerate(zip(rows.tolist(), scores.tolist())):
+        if len(kept) >= top_k and position >= GROW_DEPTH:
+            break
         p = passages[row]
         release, start, end = int(p["release"]), int(p["start"]), int(p["end"])
         full = len(kept) >= top_k
