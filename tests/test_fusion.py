@@ -71,3 +71,20 @@ def test_growth_after_the_top_k_stops_at_max_span_passages():
                         top_k=1, max_per_release=2)
     assert len(spans) == 1
     assert (spans[0].start, spans[0].end) == (0, 100 * MAX_SPAN_PASSAGES)
+
+
+def test_growth_reads_only_the_first_grow_depth_rows_of_the_ranking():
+    from rag.query.fusion import GROW_DEPTH
+
+    # Row 0 is kept; fillers of other releases follow; its neighbour comes last.
+    fillers = [(1 + i, 0, 10) for i in range(GROW_DEPTH)]
+    p = passages((0, 0, 100), *fillers, (0, 100, 200))
+    rows = np.arange(len(p))
+    spans = merge_spans(rows, np.arange(len(p), 0, -1).astype(float), p, top_k=1,
+                        max_per_release=2)
+    assert (spans[0].start, spans[0].end) == (0, 100)
+    # Within the first GROW_DEPTH rows it joins.
+    order = np.array([0, len(p) - 1, *range(1, len(p) - 1)])
+    spans = merge_spans(order, np.arange(len(p), 0, -1).astype(float), p, top_k=1,
+                        max_per_release=2)
+    assert (spans[0].start, spans[0].end) == (0, 200)
