@@ -40,8 +40,8 @@ Printed (or one JSON object with ``--json``):
   "first update" p50/p95 ms (submit to the placeholder's arrival: the handler has
   started, so beyond the one-user figure this is time spent in the app's queue), the
   highest queue rank the server reported, answers differing from in-process, latency
-  p50 / in-process p50, and CPU seconds used by the app process (with its worker processes) and by this process
-  (the clients) during the level.
+  p50 / in-process p50, and CPU seconds used by the app process (with its worker
+  processes) and by this process (the clients) during the level.
 
 Commands (from the repository root)::
 
@@ -722,7 +722,7 @@ def report_text(r: dict[str, Any]) -> str:
         f"app: {r['url']} (config {r['config']}, up in {r['startup_s']} s)",
         f"model: {r['model']}",
         f"cpus: {r['cpus']}",
-        f"answers computed in: " + (f"{r['worker_processes']} worker processes, all "
+        "answers computed in: " + (f"{r['worker_processes']} worker processes, all "
                                     f"ready {r['workers_ready_s']} s after launch"
                                     if r.get("worker_processes") else "the app's process"),
         f"resident memory MiB: app {_memory(r.get('app_rss_mb'))}"
