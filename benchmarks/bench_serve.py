@@ -40,14 +40,24 @@ Printed (or one JSON object with ``--json``):
   "first update" p50/p95 ms (submit to the placeholder's arrival: the handler has
   started, so beyond the one-user figure this is time spent in the app's queue), the
   highest queue rank the server reported, answers differing from in-process, latency
-  p50 / in-process p50, and CPU seconds used by the app process and by this process
-  (the clients) during the level.
+  p50 / in-process p50, and CPU seconds used by the app process (with its worker
+  processes) and by this process (the clients) during the level.
 
 Commands (from the repository root)::
 
     .venv/bin/python benchmarks/bench_serve.py                    # rag.yaml, 1,4,16 users
     .venv/bin/python benchmarks/bench_serve.py --users 1,2,8 --questions 80 --json
     .venv/bin/python benchmarks/bench_serve.py --paths gradio,api  # the page, then the API
+    .venv/bin/python benchmarks/bench_serve.py --paths api --users 1,16 --processes 1,0
+
+``--processes 1,0`` runs the whole measurement once per ``server.processes`` value (1:
+answers in the app's process; 0: one worker process per core), each against its own
+app process started from a copy of the config with that value (written to a temporary
+folder, its paths made absolute), one after the other in the same run; the last table
+compares each level with the first setting's (answers/s and p95 ratios). With worker
+processes the benchmark waits until every worker says it is ready (its index loaded)
+before measuring, reports each worker's resident memory (VmRSS) and the app's, and
+checks that no worker outlives the app once it is stopped.
 
 The index named by the config must be built and up to date (``rag index``): the app
 would otherwise rebuild it on start, so the benchmark refuses instead. If the app asks
@@ -60,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import re
 import concurrent.futures
 import http.client
 import json
@@ -78,6 +89,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 import rag  # noqa: E402
 from app_process import (HOST, REPO, AppError, final_answer, free_port,  # noqa: E402
@@ -169,7 +181,7 @@ class Level:
     users: int
     wall_s: float
     outcomes: tuple[Outcome, ...]
-    app_cpu_s: float | None               # CPU seconds the app process used meanwhile
+    app_cpu_s: float | None               # CPU seconds the app (and its workers) used
     client_cpu_s: float                   # CPU seconds this process (the clients) used
 
     @property
@@ -223,6 +235,81 @@ def cpu_seconds(pid: int) -> float | None:
     # Fields after the ")" that closes the command name; utime and stime are 14 and 15.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; [] elsewhere)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def rss_mb(pid: int) -> dict[str, float] | None:
+    """The resident memory of a process in MiB: ``rss`` (VmRSS) and its ``anon`` and
+    ``file`` parts (file pages, e.g. the memory-mapped index arrays, are shared with
+    other processes mapping the same files); None if it is gone."""
+    fields = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    return {fields[line.split()[0]]: round(int(line.split()[1]) / 1024, 1)
+            for line in lines if line.split() and line.split()[0] in fields}
+
+
+def _memory(m: dict[str, float] | None) -> str:
+    return "-" if not m else f"{m['rss']:g} ({m.get('anon', 0):g} anon + {m.get('file', 0):g} file)"
+
+
+def alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+READY = re.compile(r"answer worker (\d+) \(pid (\d+)\) ready")
+
+
+def wait_workers(log, expected: int, app: Any, timeout: float) -> list[int]:
+    """Until ``expected`` answer workers have said they are ready in the app's output;
+    their pids.
+
+    Raises:
+        BenchError: the app exited or they were not ready within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise BenchError(f"the app exited with code {app.returncode}")
+        log.flush()
+        log.seek(0)
+        ready = {int(m.group(1)): int(m.group(2))
+                 for m in READY.finditer(log.read().decode(errors="replace"))}
+        log.seek(0, os.SEEK_END)
+        if len(ready) >= expected:
+            return sorted(ready.values())
+        time.sleep(0.5)
+    raise BenchError(f"{expected} answer workers were not ready within {timeout:g} s")
+
+
+def config_with_processes(config_path: Path, processes: int, folder: Path) -> Path:
+    """A copy of the config with ``server.processes`` set, in ``folder``; its relative
+    paths made absolute (they are relative to the original file)."""
+    raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    base = config_path.resolve().parent
+    for key in ("seeds", "index"):
+        raw[key] = str((base / Path(raw.get(key, key)).expanduser()).resolve())
+    for section, key in (("model", "cache"), ("store", "qdrant_path")):
+        value = (raw.get(section) or {}).get(key)
+        if value:
+            raw[section][key] = str((base / Path(value).expanduser()).resolve())
+    raw["server"] = {**(raw.get("server") or {}), "processes": processes}
+    copy = folder / f"processes-{processes}.yaml"
+    copy.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return copy
 
 
 # --- the HTTP side ---------------------------------------------------------------------
@@ -358,7 +445,13 @@ def api_path(url: str, auth: tuple[str, str] | None) -> Path_:
                  lambda answer: api_reply(json.loads(json.dumps(answer.to_dict()))))
 
 
-def run_level(path: Path_, users: int, count: int, app_pid: int) -> Level:
+def cpu_seconds_of(pids: Sequence[int]) -> float | None:
+    """The CPU seconds of the app and its worker processes, together."""
+    seconds = [cpu_seconds(pid) for pid in pids]
+    return None if any(s is None for s in seconds) else sum(seconds)
+
+
+def run_level(path: Path_, users: int, count: int, app_pids: Sequence[int]) -> Level:
     """``users`` client threads ask ``count`` questions in all, dealt round-robin.
 
     Every client connects first; then all start together and the wall time runs from
@@ -399,13 +492,13 @@ def run_level(path: Path_, users: int, count: int, app_pid: int) -> Level:
     give_up = time.monotonic() + CONNECT_TIMEOUT
     for _ in threads:
         connected.acquire(timeout=max(0.0, give_up - time.monotonic()))
-    app_cpu, client_cpu = cpu_seconds(app_pid), time.process_time()
+    app_cpu, client_cpu = cpu_seconds_of(app_pids), time.process_time()
     started = time.perf_counter()
     go.set()
     for thread in threads:
         thread.join(timeout=LEVEL_TIMEOUT + REQUEST_TIMEOUT)
     wall = time.perf_counter() - started
-    app_end = cpu_seconds(app_pid)
+    app_end = cpu_seconds_of(app_pids)
     done = tuple(o if o is not None else failed(j, "no result")
                  for j, o in enumerate(outcomes))
     return Level(users=users, wall_s=wall, outcomes=done,
@@ -459,7 +552,44 @@ def run_baseline(index: rag.Index, path: Path_, count: int) -> Baseline:
 # --- the run ---------------------------------------------------------------------------
 
 def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
-              port: int | None, paths: Sequence[str] = ("gradio",)) -> dict[str, Any]:
+              port: int | None, paths: Sequence[str] = ("gradio",),
+              processes: Sequence[int] | None = None) -> dict[str, Any]:
+    """:func:`measure` the app as configured, or once per ``server.processes`` value
+    of ``processes`` (each from a copy of the config with it), with a comparison of
+    every level against the first value's."""
+    if not processes:
+        return measure(config_path, user_levels, count, port, paths)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
+        for value in processes:
+            copy = config_with_processes(config_path, value, Path(folder))
+            run = measure(copy, user_levels, count, port, paths)
+            run["processes"] = value
+            runs.append(run)
+    return {"config": str(config_path), "runs": runs, "comparison": compare(runs)}
+
+
+def compare(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each run's levels against the same path and level of the first run."""
+    rows = []
+    first = {(p["path"], lv["users"]): lv for p in runs[0]["paths"] for lv in p["levels"]}
+    for run in runs:
+        for p in run["paths"]:
+            for lv in p["levels"]:
+                base = first.get((p["path"], lv["users"]))
+                rows.append({
+                    "processes": run["processes"], "path": p["path"], "users": lv["users"],
+                    "answers_per_s": lv["answers_per_s"], "p50_ms": lv["p50_ms"],
+                    "p95_ms": lv["p95_ms"], "failed": lv["failed"],
+                    "differing": lv["differing"],
+                    "throughput_ratio": _ratio(lv["answers_per_s"], base and
+                                               base["answers_per_s"]),
+                    "p95_ratio": _ratio(lv["p95_ms"], base and base["p95_ms"])})
+    return rows
+
+
+def measure(config_path: Path, user_levels: Sequence[int], count: int,
+            port: int | None, paths: Sequence[str] = ("gradio",)) -> dict[str, Any]:
     """Start the app, measure each path (``gradio``: the page's chat handler; ``api``:
     ``POST /api/ask``): its baseline, then every level; stop the app.
 
@@ -482,11 +612,18 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
     url = f"http://{HOST}:{port}/"
     load_before = os.getloadavg()
     measured = []
+    processes = config.server.processes or os.cpu_count() or 1
+    worker_pids: list[int] = []
+    memory: dict[str, Any] = {}
 
     with tempfile.TemporaryFile(prefix="bench-serve-app-") as log:
         app = start_app(config_path, port, log)
+        launched = time.monotonic()
         try:
             startup = wait_until_up(url, app, START_TIMEOUT)
+            if processes > 1:
+                worker_pids = wait_workers(log, processes, app, START_TIMEOUT)
+            workers_ready = time.monotonic()
             for name in paths:
                 path = gradio_path(url, auth, inputs) if name == "gradio" \
                     else api_path(url, auth)
@@ -499,7 +636,8 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
                     raise BenchError(f"{name}: first request failed: {check.error}")
                 path_load = os.getloadavg()
                 baseline = run_baseline(index, path, count)
-                levels = [run_level(path, users, count, app.pid) for users in user_levels]
+                levels = [run_level(path, users, count, [app.pid, *worker_pids])
+                          for users in user_levels]
                 base = baseline.figures()
                 measured.append({
                     "path": name, "endpoint": path.endpoint,
@@ -508,16 +646,26 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
                     "baseline": base,
                     "levels": [level.figures(base["inprocess_p50_ms"], baseline.replies)
                                for level in levels]})
+            memory = {"app_rss_mb": rss_mb(app.pid),
+                      "worker_rss_mb": [rss_mb(pid) for pid in worker_pids]}
         except AppError as exc:
             raise BenchError(f"{exc}\n--- app output (last lines) ---\n{log_tail(log)}") \
                 from None
         finally:
+            left = [pid for pid in children(app.pid) if alive(pid)]
             stop_app(app)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(alive(pid) for pid in left):
+                time.sleep(0.2)
+            memory["left_after_stop"] = [pid for pid in left if alive(pid)]
 
     return {
         "config": str(config_path), "url": url,
         "model": f"{index.embedder.info.id} ({index.embedder.info.precision})",
         "cpus": os.cpu_count(), "startup_s": round(startup, 1),
+        "processes": config.server.processes, "worker_processes": len(worker_pids),
+        "workers_ready_s": round(workers_ready - launched, 1),
+        **memory,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "questions_per_level": count,
@@ -526,7 +674,11 @@ def benchmark(config_path: Path, user_levels: Sequence[int], count: int,
 
 
 def failures(result: dict[str, Any]) -> int:
-    """Failed HTTP requests in the whole run, baselines included."""
+    """Failed HTTP requests in the whole run, baselines included (and, with
+    ``--processes``, worker processes left behind by a stopped app)."""
+    if "runs" in result:
+        return sum(failures(run) + len(run.get("left_after_stop", ()))
+                   for run in result["runs"])
     return sum(p["baseline"]["http_failed"] + sum(lv["failed"] for lv in p["levels"])
                for p in result["paths"])
 
@@ -545,11 +697,37 @@ def _loads(values: Sequence[float]) -> str:
     return " / ".join(f"{v:g}" for v in values) + " (1 / 5 / 15 min)"
 
 
+COMPARISON = (  # (key, header, width)
+    ("processes", "processes", 9), ("path", "path", 6), ("users", "users", 5),
+    ("answers_per_s", "answers/s", 9), ("throughput_ratio", "x answers/s", 11),
+    ("p50_ms", "p50 ms", 8), ("p95_ms", "p95 ms", 8), ("p95_ratio", "x p95", 6),
+    ("failed", "failed", 6), ("differing", "differ", 6),
+)
+
+
 def report_text(r: dict[str, Any]) -> str:
+    if "runs" in r:
+        lines = []
+        for run in r["runs"]:
+            lines += [f"##### server.processes = {run['processes']}", report_text(run), ""]
+        lines += ["== comparison with the first setting (x: ratio to its figure at the "
+                  "same path and users)",
+                  " ".join(f"{header:>{width}}" for _, header, width in COMPARISON)]
+        for row in r["comparison"]:
+            lines.append(" ".join(f"{'-' if row[key] is None else row[key]:>{width}}"
+                                  for key, _, width in COMPARISON))
+        return "\n".join(lines)
+    workers = r.get("worker_rss_mb") or []
     lines = [
         f"app: {r['url']} (config {r['config']}, up in {r['startup_s']} s)",
         f"model: {r['model']}",
         f"cpus: {r['cpus']}",
+        "answers computed in: " + (f"{r['worker_processes']} worker processes, all "
+                                    f"ready {r['workers_ready_s']} s after launch"
+                                    if r.get("worker_processes") else "the app's process"),
+        f"resident memory MiB: app {_memory(r.get('app_rss_mb'))}"
+        + ("; workers " + ", ".join(_memory(m) for m in workers) if workers else ""),
+        f"processes left after the app stopped: {len(r.get('left_after_stop', []))}",
         f"load average before: {_loads(r['load_before'])}",
         f"load average after: {_loads(r['load_after'])}",
     ]
@@ -602,6 +780,18 @@ def _user_levels(value: str) -> list[int]:
     return levels
 
 
+def _processes(value: str) -> list[int]:
+    """argparse type: comma-separated server.processes values (0-64), e.g. ``1,0``."""
+    try:
+        values = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} must be whole numbers separated by "
+                                         "commas, e.g. 1,0") from None
+    if not values or min(values) < 0 or max(values) > 64:
+        raise argparse.ArgumentTypeError(f"{value!r}: each must be 0 (one per core) to 64")
+    return values
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "rag.yaml"),
@@ -618,6 +808,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "after the other, against the same app)")
     parser.add_argument("--api", dest="paths", action="store_const", const=["api"],
                         help="the same as --paths api")
+    parser.add_argument("--processes", type=_processes,
+                        help="server.processes values to compare, comma-separated, each "
+                             "with its own app (e.g. 1,0: in-process, then one worker per "
+                             "core); default: the config's")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
@@ -629,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: config file {config} does not exist", file=sys.stderr)
         return 1
     try:
-        result = benchmark(config, args.users, args.questions, args.port, args.paths)
+        result = benchmark(config, args.users, args.questions, args.port, args.paths,
+                           args.processes)
     except (rag.RagError, AppError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -305,15 +305,24 @@ def parse_day(value: str, key: str) -> dt.date:
 @dataclass(frozen=True)
 class ServerConfig:
     """Where the app listens; a password (with RAG_PASSWORD overriding it) asks every
-    visitor to log in as ``username``."""
+    visitor to log in as ``username``.
+
+    ``processes``: worker processes that compute answers (rag.web.workers), 0 for one
+    per core; 1 computes them in threads of the app's own process, which the GIL holds
+    to about one core.
+    """
 
     host: str = "127.0.0.1"
     port: int = 7860
     username: str = "rag"
     password: str | None = None
+    processes: int = 0  # 0: one per core
 
     def validate(self) -> None:
         _require(0 <= self.port <= 65535, "server.port", self.port, "must be between 0 and 65535")
+        _require(0 <= self.processes <= 64, "server.processes", self.processes,
+                 "must be between 0 (one per core) and 64; 1 answers in the app's own "
+                 "process")
 
 
 ENGINES = ("local", "ray")

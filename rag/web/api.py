@@ -6,10 +6,14 @@ Both take a JSON object (``question`` and the optional ``top_k``, ``since``, ``u
 search. Bad input is HTTP 400 with ``{"error": "..."}`` naming the key and the rule
 (the retriever's QuestionError messages); with a password set, HTTP basic auth as
 ``server.username`` is required (401 otherwise).
+
+With a ``WorkerPool`` (``server.processes`` above 1) the answers are computed in its
+worker processes, in arrival order; otherwise in threads of this process (``Slots``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -24,7 +28,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ..errors import QuestionError, RagError
+from . import workers as pool_calls
 from .reply import IndexHolder
+from .workers import PoolBusy, WorkerLost, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -115,25 +121,42 @@ def _json_type(value: Any) -> str:
             list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
+# What computes a request: a function of rag.web.workers (run in a worker process or
+# here) with its arguments after the index.
+Call = tuple[Callable[..., Any], tuple, dict[str, Any]]
+
+
+def ask_call(request: ApiRequest) -> Call:
+    """``POST /api/ask``: ``Answer.to_dict()`` of the question, as ``rag ask --json``
+    prints it (with ``collect: true`` the answer carries the ``collection``)."""
+    return (pool_calls.answer_dict, (request.question, request.top_k),
+            {"collect": request.collect, **request.filters})
+
+
+def search_call(request: ApiRequest) -> Call:
+    """``POST /api/search``: the hits' ``to_dict()``, as ``rag search --json`` prints
+    them."""
+    return pool_calls.hit_dicts, (request.question, request.top_k), request.filters
+
+
 def ask_json(holder: IndexHolder, request: ApiRequest) -> dict[str, Any]:
-    """``Answer.to_dict()`` of the question, as ``rag ask --json`` prints it (with
-    ``collect: true`` the answer carries the ``collection``).
+    """What ``POST /api/ask`` answers, computed here (see :func:`ask_call`).
 
     Raises:
         QuestionError: an unusable question or filter.
     """
-    return holder.index.answer(request.question, request.top_k, collect=request.collect,
-                               **request.filters).to_dict()
+    function, args, kwargs = ask_call(request)
+    return function(holder.index, *args, **kwargs)
 
 
 def search_json(holder: IndexHolder, request: ApiRequest) -> list[dict[str, Any]]:
-    """The hits' ``to_dict()``, as ``rag search --json`` prints them.
+    """What ``POST /api/search`` answers, computed here (see :func:`search_call`).
 
     Raises:
         QuestionError: an unusable question or filter.
     """
-    result = holder.index.search(request.question, request.top_k, **request.filters)
-    return [hit.to_dict() for hit in result.hits]
+    function, args, kwargs = search_call(request)
+    return function(holder.index, *args, **kwargs)
 
 
 def check_basic_auth(header: str | None, username: str, password: str | None) -> None:
@@ -186,29 +209,42 @@ class Slots:
 
 
 def add_routes(app: FastAPI, holder: IndexHolder, username: str, password: str | None,
-               workers: int) -> None:
+               workers: int, pool: WorkerPool | None = None) -> None:
     """Register ``POST /api/ask`` and ``POST /api/search`` on a FastAPI app.
 
-    Each request is answered in a thread of the server's pool, at most ``workers`` at
-    once (``Slots``); errors are ``{"error": message}`` with status 400 (bad input),
-    401 (login), 413 (body too big), 503 (busy) or 500 (a bug, logged).
+    Each request is answered by ``pool``'s worker processes when there is one, else in
+    a thread of the server's pool, at most ``workers`` at once (``Slots``); errors are
+    ``{"error": message}`` with status 400 (bad input), 401 (login), 413 (body too
+    big), 503 (busy, or the worker answering it stopped: ask again) or 500 (a bug,
+    logged).
     """
     slots = Slots(workers)
 
     def error(exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Basic realm="rag"'} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": 'Basic realm="rag"'} if exc.status == 401 \
+            else {"Retry-After": "1"} if exc.status == 503 else None
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
+    async def compute(call: Call) -> Any:
+        function, args, kwargs = call
+        if pool is None:
+            return await run_in_threadpool(slots.run,
+                                           lambda: function(holder.index, *args, **kwargs))
+        return await asyncio.wrap_future(pool.submit(function, *args, index=holder.index,
+                                                     **kwargs))
+
     def endpoint(path: str, keys: tuple[str, ...],
-                 handler: Callable[[IndexHolder, ApiRequest], Any]) -> None:
+                 make_call: Callable[[ApiRequest], Call]) -> None:
         async def route(request: Request) -> JSONResponse:
             try:
                 check_basic_auth(request.headers.get("authorization"), username, password)
                 body = await _body(request)
                 parsed = parse_request(body, path, keys)
-                result = await run_in_threadpool(slots.run, lambda: handler(holder, parsed))
+                result = await compute(make_call(parsed))
             except ApiError as exc:
                 return error(exc)
+            except (PoolBusy, WorkerLost) as exc:
+                return error(ApiError(f"POST {path}: {exc}", status=503))
             except QuestionError as exc:
                 return error(ApiError(f"POST {path}: {exc}"))
             except RagError as exc:  # e.g. the index could not be read: not the user's fault
@@ -230,8 +266,8 @@ def add_routes(app: FastAPI, holder: IndexHolder, username: str, password: str |
         app.add_api_route(path, wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"],
                           include_in_schema=False)
 
-    endpoint("/api/ask", ASK_KEYS, ask_json)
-    endpoint("/api/search", SEARCH_KEYS, search_json)
+    endpoint("/api/ask", ASK_KEYS, ask_call)
+    endpoint("/api/search", SEARCH_KEYS, search_call)
 
 
 async def _body(request: Request) -> bytes:

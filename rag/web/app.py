@@ -22,6 +22,7 @@ from .render import CSS, escape_markdown, status_markdown
 from .reply import ALL_CATEGORIES, COLLECT_CHOICES, respond, respond_views  # noqa: F401 (respond: API)
 from .timeline import CSS as TIMELINE_CSS, SORTS, timeline_html
 from .views import diff_panel, timeline_view
+from .workers import PooledHolder, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,12 @@ def theme():
                    "ui-monospace", "Consolas", "monospace"))
 
 
-def build_app(state: AppState):
-    """The Gradio Blocks app over a shared AppState."""
+def build_app(state: AppState, pool: WorkerPool | None = None):
+    """The Gradio Blocks app over a shared AppState; with a ``pool``, the chat's answers
+    are computed in its worker processes (``rag.web.workers``)."""
     gr = _gradio()
     index = state.index
+    answering = state if pool is None else PooledHolder(state, pool)
     with gr.Blocks(title="White House releases — questions and answers") as demo:
         gr.Markdown("# White House releases: ask, and get quoted, cited answers")
         status = gr.Markdown(state.status(), elem_id="status")
@@ -280,7 +283,7 @@ def build_app(state: AppState):
         def run(message, history, *rest):
             *settings, before, collecting, order = rest
             turn = conversation_turn(message, before)
-            for step in respond_views(state, message, history, *settings, previous=before,
+            for step in respond_views(answering, message, history, *settings, previous=before,
                                       collect=collecting):
                 # The tabs change only when a reply brings a timeline or a diff.
                 keep_timeline = (gr.skip(),) * len(timeline_outputs)
