@@ -93,7 +93,7 @@ class ChunkConfig:
 
 
 MODES = ("dense", "bm25", "hybrid")
-FAISS_TYPES = ("flat", "hnsw")
+FAISS_TYPES = ("auto", "flat", "hnsw")
 TOP_K_RANGE = (1, 100)
 
 
@@ -115,9 +115,11 @@ def mode_problem(mode: object) -> str | None:
 class RetrievalConfig:
     """How passages are found and ranked.
 
-    ``faiss`` is the dense index: ``flat`` (exact, the default) or ``hnsw`` (approximate,
-    for corpora far beyond this one; ``hnsw_m`` links per node, ``hnsw_ef_search`` the
-    search breadth). ``hybrid`` fuses the dense and BM25 rankings by weighted reciprocal rank fusion:
+    ``faiss`` is the dense index: ``flat`` (exact), ``hnsw`` (approximate; ``hnsw_m``
+    links per node, ``hnsw_ef_search`` the search breadth), or ``auto`` (the default):
+    ``flat`` below ``hnsw_from`` passages, ``hnsw`` from there on, where the exact scan
+    is what answers wait on when several are computed at once (benchmarks/RESULTS.md,
+    "Many users on a large corpus"). ``hybrid`` fuses the dense and BM25 rankings by weighted reciprocal rank fusion:
     a passage scores ``weight / (rrf_k + rank)`` in each ranking it appears in, among
     the first ``candidates`` of each. ``since``/``until`` (YYYY-MM-DD) and ``category``
     are default filters; None means no filter.
@@ -125,9 +127,10 @@ class RetrievalConfig:
 
     top_k: int = 5
     mode: str = "hybrid"
-    faiss: str = "flat"
+    faiss: str = "auto"
     hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256  # the flat scan's answers on the full corpus's tune.yaml
+    hnsw_from: int = 100_000  # passages from which ``auto`` is hnsw
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
@@ -147,6 +150,9 @@ class RetrievalConfig:
                  "must be between 4 and 128")
         _require(8 <= self.hnsw_ef_search <= 4096, "retrieval.hnsw_ef_search",
                  self.hnsw_ef_search, "must be between 8 and 4096")
+        _require(isinstance(self.hnsw_from, int) and not isinstance(self.hnsw_from, bool)
+                 and 1 <= self.hnsw_from <= 10**9, "retrieval.hnsw_from", self.hnsw_from,
+                 "must be a whole number of passages, at least 1")
         _require(1 <= self.rrf_k <= 1000, "retrieval.rrf_k", self.rrf_k,
                  "must be between 1 and 1000")
         for key in ("dense_weight", "bm25_weight"):

@@ -37,6 +37,10 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path):
     ("model:\n  precision: int4\n", "model.precision = 'int4' must be int8, bfloat16 or float32"),
     ("model:\n  batch_size: 0\n", "model.batch_size = 0 must be between 1 and 1024"),
     ("retrieval:\n  top_k: 500\n", "retrieval.top_k = 500 must be between 1 and 100"),
+    ("retrieval:\n  faiss: ivf\n", "retrieval.faiss = 'ivf' must be one of auto, flat, hnsw"),
+    ("retrieval:\n  hnsw_from: 0\n", "retrieval.hnsw_from = 0 must be a whole number of "
+                                     "passages, at least 1"),
+    ("retrieval:\n  hnsw_from: 1.5\n", "retrieval.hnsw_from = 1.5 must be a whole number"),
     ("server:\n  port: 70000\n", "server.port = 70000 must be between 0 and 65535"),
     ("server:\n  processes: -1\n", r"server.processes = -1 must be between 0 \(one per core\) and 64"),
     ("server:\n  processes: 65\n", r"server.processes = 65 must be between 0 \(one per core\) and 64"),

@@ -75,6 +75,30 @@ def test_hnsw_index_is_selectable_without_reembedding(config, embedder):
         assert np.allclose(hnsw.search_vectors(v, 3)[1], flat.search_vectors(v, 3)[1], atol=1e-5)
 
 
+def test_auto_is_flat_for_a_small_index_and_hnsw_from_hnsw_from_passages(config, embedder):
+    import dataclasses
+
+    from rag.index.manifest import FaissSettings
+
+    assert config.retrieval.faiss == "auto"  # the default
+    build_index(config, embedder, progress=False)
+    small = load_index(config.index, config, embedder)
+    assert small.manifest.faiss.type == "flat"
+    passages = len(small)
+    # The same index under a threshold it reaches: a rewrite, not a re-embedding.
+    low = config.replace(retrieval=dataclasses.replace(config.retrieval, hnsw_from=passages))
+    with pytest.raises(IndexMismatchError, match="the config asks for hnsw"):
+        load_index(config.index, low, embedder)
+    embedder.embedded.clear()
+    report = build_index(low, embedder, progress=False)
+    assert report.wrote and embedder.embedded == []
+    assert load_index(config.index, low, embedder).manifest.faiss.type == "hnsw"
+    # One passage short of it: flat.
+    high = dataclasses.replace(config.retrieval, hnsw_from=passages + 1)
+    assert FaissSettings.of(high, passages).type == "flat"
+    assert FaissSettings.of(high, passages + 1).type == "hnsw"
+
+
 def test_float16_scan_rescored_in_float32_gives_the_exact_top_k(config, embedder, seeds):
     import faiss
 

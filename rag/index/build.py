@@ -196,6 +196,12 @@ class Plan:
         return [p for p in self.parts if isinstance(p, Fresh)]
 
     @property
+    def passage_count(self) -> int:
+        """Passages of the index this plan builds, kept and new."""
+        return sum(p.end - p.start if isinstance(p, Kept) else len(p.passages)
+                   for p in self.parts)
+
+    @property
     def changes(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
@@ -503,7 +509,6 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
     started = time.perf_counter()
     config.chunking.fits(embedder.info.max_tokens)
     settings = IndexSettings.of(config, embedder.info)
-    faiss = FaissSettings.of(config.retrieval)
     index_dir = Path(config.index)
     stores = backend(config.store)  # now: a missing qdrant-client or a busy folder fails early
     with store.build_lock(index_dir, wait=lock_wait):
@@ -517,6 +522,8 @@ def build_index(config: Config, embedder: Embedder, *, full: bool = False,
         # An engine may cut passages where it read the releases (``RayEngine.chunk``).
         plan = plan_build(loaded, previous, config, embedder,
                           getattr(engine, "chunk", None) or chunk_here)
+        # ``faiss: auto`` picks the dense index by the size of the index built.
+        faiss = FaissSettings.of(config.retrieval, plan.passage_count)
         report = BuildReport(added=plan.added, changed=plan.changed, removed=plan.removed,
                              unchanged=plan.unchanged, skipped=loaded.skipped,
                              full=previous is None, reason=reason,

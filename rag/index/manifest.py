@@ -68,8 +68,13 @@ class FaissSettings:
     m: int | None = None
 
     @classmethod
-    def of(cls, retrieval: RetrievalConfig) -> FaissSettings:
-        if retrieval.faiss == "hnsw":
+    def of(cls, retrieval: RetrievalConfig, passages: int) -> FaissSettings:
+        """The dense index the settings ask for, for an index of ``passages`` passages
+        (``auto``: hnsw from ``retrieval.hnsw_from`` passages on)."""
+        kind = retrieval.faiss
+        if kind == "auto":
+            kind = "hnsw" if passages >= retrieval.hnsw_from else "flat"
+        if kind == "hnsw":
             return cls("hnsw", storage=None, m=retrieval.hnsw_m)
         return cls("flat")
 

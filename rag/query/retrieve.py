@@ -414,7 +414,7 @@ class Retriever:
         manifest = store.read_manifest(gen_dir)
         if config is not None:
             manifest.check(IndexSettings.of(config, embedder.info),
-                           FaissSettings.of(config.retrieval), gen_dir)
+                           FaissSettings.of(config.retrieval, manifest.counts.passages), gen_dir)
         elif manifest.model.dim != embedder.info.dim:
             raise IndexMismatchError(f"{gen_dir} has dimension {manifest.model.dim}, the model "
                                      f"gives {embedder.info.dim}; {store.FIX}")
