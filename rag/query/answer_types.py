@@ -162,6 +162,14 @@ def _new_names(sentence: str, question: str) -> list[str]:
     return [sentence[s:e] for s, e in _new_name_spans(sentence, question)]
 
 
+def _figure_spans(sentence: str, question: str) -> list[tuple[int, int]]:
+    """The whole figures of the sentence ("more than 4,000", "117") that the question
+    does not itself give."""
+    asked = {n.lower() for n in _NUMBER_RE.findall(question)}
+    return _merge([m.span() for m in _NUMBER_SPAN_RE.finditer(sentence)
+                   if not {n.lower() for n in _NUMBER_RE.findall(m.group(0))} <= asked])
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for s, e in sorted(spans):
@@ -184,9 +192,7 @@ def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[i
                    "date": _DATE_RE}[kind]
         return _merge([m.span() for m in pattern.finditer(sentence)])
     if kind == "number":
-        asked = {n.lower() for n in _NUMBER_RE.findall(question)}
-        spans = _merge([m.span() for m in _NUMBER_SPAN_RE.finditer(sentence)
-                        if not {n.lower() for n in _NUMBER_RE.findall(m.group(0))} <= asked])
+        spans = _figure_spans(sentence, question)
         counted = counted_terms(question)
         # "How many toys ...": the figure that counts toys, where one does.
         return (_counting_spans(sentence, spans, counted) or spans) if counted else spans
@@ -259,8 +265,8 @@ def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
         if not any(n.lower() not in asked for n in _NUMBER_RE.findall(sentence)):
             return False
         counted = counted_terms(question)
-        return not counted or bool(_counting_spans(sentence, answer_spans(
-            sentence, kind, question), counted))
+        return not counted or bool(_counting_spans(sentence, _figure_spans(sentence, question),
+                                                   counted))
     if kind == "date":
         return bool(_DATE_RE.search(sentence))
     return bool(_new_names(sentence, question))
