@@ -45,18 +45,16 @@ def merge_spans(rows: np.ndarray, scores: np.ndarray, passages: np.ndarray, top_
     kept: list[Span] = []
     per_release: dict[int, list[Span]] = {}
     for position, (row, score) in enumerate(zip(rows.tolist(), scores.tolist())):
-        if len(kept) >= top_k and position >= GROW_DEPTH:
+        full = len(kept) >= top_k
+        if full and (not grow or position >= GROW_DEPTH):
             break
         p = passages[row]
         release, start, end = int(p["release"]), int(p["start"]), int(p["end"])
-        full = len(kept) >= top_k
-        if full and not grow:
-            break
         spans = per_release.get(release) if full else per_release.setdefault(release, [])
         if not spans and full:
             continue
         merged = False
-        for span in spans or ():
+        for span in spans:
             if start <= span.end + 2 and end >= span.start - 2:
                 if not full or span.passages < MAX_SPAN_PASSAGES:
                     span.start, span.end = min(span.start, start), max(span.end, end)
