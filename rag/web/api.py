@@ -30,12 +30,11 @@ from fastapi.responses import JSONResponse
 from ..errors import QuestionError, RagError
 from . import workers as pool_calls
 from .reply import IndexHolder
-from .workers import PoolBusy, WorkerLost, WorkerPool
+from .workers import MAX_WAITING, PoolBusy, WorkerLost, WorkerPool, busy
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # a question is at most 2,000 characters
-MAX_WAITING = 64            # like the page's queue: past this many, refuse at once
 # key -> (JSON type(s) allowed besides null, how the rule reads); question is required.
 _KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "question": ((str,), "must be text"),
@@ -197,8 +196,7 @@ class Slots:
     def run(self, work: Callable[[], Any]) -> Any:
         with self._lock:
             if self._inside >= self.workers + MAX_WAITING:
-                raise ApiError(f"the server is busy ({MAX_WAITING} questions waiting); "
-                               "try again shortly", status=503)
+                raise ApiError(busy(MAX_WAITING), status=503)
             self._inside += 1
         try:
             with self._running:

@@ -58,6 +58,11 @@ RESTART_DELAY_S = (0.5, 30.0)  # first and longest pause before starting a dead 
 STOP_TIMEOUT_S = 5.0    # seconds a worker has to exit when asked, before it is killed
 
 
+def busy(waiting: int) -> str:
+    """What a question refused past ``waiting`` waiting ones is told (pool and API)."""
+    return f"the server is busy ({waiting} questions waiting); try again shortly"
+
+
 class WorkerLost(RagError):
     """The worker answering a question stopped before it answered (or the app is
     stopping); the question can be asked again."""
@@ -428,8 +433,7 @@ class WorkerPool:
         if self.closed:
             raise WorkerLost("the server is stopping")
         if self.jobs.qsize() >= MAX_WAITING:
-            raise PoolBusy(f"the server is busy ({MAX_WAITING} questions waiting); "
-                           "try again shortly")
+            raise PoolBusy(busy(MAX_WAITING))
         job = _Job(index or self.holder.index, function, args, kwargs)
         self.jobs.put(job)
         return job.future
