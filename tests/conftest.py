@@ -133,6 +133,18 @@ def embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
+def state(config: Config, embedder: FakeEmbedder):
+    """The web app's state (``rag.web.app.AppState``) over an index built from ``seeds``
+    with the fake embedder; a test module may define its own."""
+    from rag import load_index
+    from rag.index.build import build_index
+    from rag.web.app import AppState
+
+    build_index(config, embedder, progress=False)
+    return AppState(config, load_index(config.index, config, embedder))
+
+
+@pytest.fixture
 def fake_model(monkeypatch) -> FakeEmbedder:
     """Whatever loads "the model" (the CLI, load_index) gets the fake embedder."""
     embedder = FakeEmbedder()

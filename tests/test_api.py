@@ -17,7 +17,6 @@ import pytest
 
 from rag import cli, load_index
 from rag.config import ServerConfig
-from rag.index.build import build_index
 from rag.web import api
 from rag.web.app import AppState
 from rag.web.server import server_app
@@ -39,12 +38,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def state(config, embedder):
-    build_index(config, embedder, progress=False)
-    return AppState(config, load_index(config.index, config, embedder))
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ def _status(url: str, data: bytes | None = None) -> int:
         return exc.code
 
 
-@pytest.fixture
-def state(config, embedder):
-    build_index(config, embedder, progress=False)
-    return AppState(config, load_index(config.index, config, embedder))
-
-
 def test_launch_options_default_to_loopback_without_login(config):
     options = launch_options(config)
     assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860

@@ -20,7 +20,6 @@ from rag import load_index
 from rag.errors import QuestionError
 from rag.index.build import build_index
 from rag.web import api, workers
-from rag.web.app import AppState
 from rag.web.server import answer_processes, server_app
 from rag.web.workers import WorkerLost, WorkerPool, WorkerSpec
 
@@ -67,12 +66,6 @@ def wait_gone(pids, timeout: float = 15) -> list[int]:
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.1)
     return [p for p in pids if alive(p)]
-
-
-@pytest.fixture
-def state(config, embedder):
-    build_index(config, embedder, progress=False)
-    return AppState(config, load_index(config.index, config, embedder))
 
 
 @pytest.fixture
