@@ -767,13 +767,18 @@ def _paths(value: str) -> list[str]:
     return paths
 
 
-def _user_levels(value: str) -> list[int]:
-    """argparse type: comma-separated whole numbers of at least 1, e.g. ``1,4,16``."""
+def _whole_numbers(value: str, example: str) -> list[int]:
+    """Comma-separated whole numbers (argparse type helper); ``example`` shows the form."""
     try:
-        levels = [int(part) for part in value.split(",") if part.strip()]
+        return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} must be whole numbers separated by "
-                                         "commas, e.g. 1,4,16") from None
+                                         f"commas, e.g. {example}") from None
+
+
+def _user_levels(value: str) -> list[int]:
+    """argparse type: comma-separated whole numbers of at least 1, e.g. ``1,4,16``."""
+    levels = _whole_numbers(value, "1,4,16")
     if not levels or min(levels) < 1 or max(levels) > 64:
         raise argparse.ArgumentTypeError(f"{value!r}: each level must be 1-64 users "
                                          "(the app queues at most 64 requests)")
@@ -782,11 +787,7 @@ def _user_levels(value: str) -> list[int]:
 
 def _processes(value: str) -> list[int]:
     """argparse type: comma-separated server.processes values (0-64), e.g. ``1,0``."""
-    try:
-        values = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} must be whole numbers separated by "
-                                         "commas, e.g. 1,0") from None
+    values = _whole_numbers(value, "1,0")
     if not values or min(values) < 0 or max(values) > 64:
         raise argparse.ArgumentTypeError(f"{value!r}: each must be 0 (one per core) to 64")
     return values
