@@ -11,7 +11,9 @@ threshold it prints, over all sets together: answer accuracy on answerable quest
 answerable questions abstained on, unanswerable ones answered; and it names the
 threshold with the most correct answers among those that answer at most a quarter of the
 unanswerable questions and abstain on at most 4% of the answerable ones (the issue's
-bounds: 1 in 4, 1 in 25), the middle of the widest such run of thresholds.
+bounds: 1 in 4, 1 in 25), the middle of the widest such run of thresholds. When none
+meets both, it names the middle of the thresholds with the most correct answers less
+unanswerable questions answered.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _sweep(rows) -> None:
     correct = np.array([r[2] for r in rows])
     n_ans, n_un = int(answerable.sum()), int((~answerable).sum())
     print(f"{'threshold':>9} {'accuracy':>8} {'abstained':>9} {'unans. answered':>15}")
-    ok = []
+    ok, net = [], []
     for t in np.round(np.arange(0.30, 0.80, 0.005), 3):
         answered = conf >= t
         accuracy = (correct & answered & answerable).sum() / max(1, n_ans)
@@ -85,13 +87,20 @@ def _sweep(rows) -> None:
         print(f"{t:>9.3f} {accuracy:>8.3f} {abstained:>9} {leaked:>15}")
         if leaked <= n_un / 4 and abstained <= n_ans / 25:
             ok.append((round(float(accuracy), 3), float(t)))
-    if not ok:
-        print("no threshold meets both bounds on the tune part")
+        net.append((int((correct & answered & answerable).sum()) - leaked, float(t)))
+    if ok:
+        best = max(a for a, _ in ok)
+        run = [t for a, t in ok if a == best]
+        print(f"best accuracy {best:.3f} for thresholds {run[0]:.3f}-{run[-1]:.3f}; "
+              f"middle: {run[len(run) // 2]:.3f}")
         return
-    best = max(a for a, _ in ok)
-    run = [t for a, t in ok if a == best]
-    print(f"best accuracy {best:.3f} for thresholds {run[0]:.3f}-{run[-1]:.3f}; "
-          f"middle: {run[len(run) // 2]:.3f}")
+    # No threshold meets both bounds: a wrong answer to an unanswerable question
+    # counts as much as a right answer lost.
+    print("no threshold meets both bounds on the tune part")
+    most = max(n for n, _ in net)
+    run = [t for n, t in net if n == most]
+    print(f"most correct answers less unanswerable ones answered: {most}, for thresholds "
+          f"{', '.join(f'{t:.3f}' for t in run)}; middle: {run[len(run) // 2]:.3f}")
 
 
 if __name__ == "__main__":

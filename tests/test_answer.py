@@ -155,6 +155,26 @@ def test_a_two_part_question_quotes_a_sentence_for_each_part(index):
     assert "one million barrels" in texts and "seven to twelve days" in texts
 
 
+def test_each_part_of_a_question_is_also_searched_on_its_own(index):
+    """With one passage read, the whole question's best passage holds one part's answer
+    only; each part's own best passages join the sources and are read too."""
+    from rag.query.answer import compose
+
+    question = ("How many barrels of oil per day will be released, "
+                "and how many days do free COVID tests take to ship?")
+    index.answer_config = dataclasses.replace(index.answer_config, passages=1)
+    plain = index.search(question, 5)
+    alone = compose(index, question, plain.query, plain.hits, plain.window, plain.mode,
+                    index.answer_config)
+    assert "one million barrels" not in " ".join(q.text for q in alone.quotes)
+    answer = index.answer(question)
+    texts = " ".join(q.text for q in answer.quotes)
+    assert "one million barrels" in texts and "seven to twelve days" in texts
+    assert [s.hit.rank for s in answer.sources] == list(range(1, len(answer.sources) + 1))
+    spans = [(s.hit.release_id, s.hit.start) for s in answer.sources]
+    assert len(spans) == len(set(spans))  # no passage twice
+
+
 def test_the_parts_of_a_question_share_the_sentences_embedded_on_their_own(index, embedder):
     embedder.embedded.clear()
     index.answer("How many barrels of oil per day will be released, "

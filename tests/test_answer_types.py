@@ -19,6 +19,10 @@ from rag.query.answer_types import answer_spans, counted_terms, expected_type, h
     ("Who headed the U.S. delegation to the inauguration?", "person"),
     ("Which former senator joined the White House team?", "person"),
     ("Which two wrongfully detained Americans were brought home?", "person"),
+    ("Which Korean War veteran received the Medal of Honor?", "person"),
+    ("Which foreign head of state attended the ceremony?", "person"),  # not "state"
+    ("Which of the honorees were recognized posthumously?", "person"),
+    ("What state did the President visit?", "place"),
     ("What is the name of the initiative on ventilation?", "name"),
     ("Which countries received new battle groups?", "place"),
     ("Which agency will run the new program?", "organization"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from .retrieve import Hit, Retriever
 
 NO_ANSWER = "No release in the index answers this question."
 _MIN_WORDS = 4
+# Each part of a question that asks two things is also searched on its own, and its
+# best passages not already read join the sources read: the passages that best match
+# the whole question are often about one part only.
+PART_HITS = 2
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,13 @@ def _candidates(index: Retriever, hits: list[Hit]) -> list[_Candidate]:
 
 def _similarities(index: Retriever, query: str, candidates: list[_Candidate]
                   ) -> tuple[np.ndarray, list[float]]:
-    """The query's vector, and the cosine similarity of each candidate sentence to it.
+    """The query's vector, and the cosine similarity of each candidate sentence to it."""
+    query_vector = index.query_vector(query)
+    return query_vector, (_sentence_vectors(index, candidates) @ query_vector).tolist()
+
+
+def _sentence_vectors(index: Retriever, candidates: list[_Candidate]) -> np.ndarray:
+    """The candidates' vectors, a row each.
 
     Sentence vectors come from the index (pooled from their passage's pass at build
     time); only a sentence not stored there is embedded now.
@@ -155,8 +166,7 @@ def _similarities(index: Retriever, query: str, candidates: list[_Candidate]
         fresh = index.embed([candidates[i].text for i in missing])
         for i, v in zip(missing, fresh):
             vectors[i] = v
-    query_vector = index.query_vector(query)
-    return query_vector, (np.stack(vectors) @ query_vector).tolist()
+    return np.stack(vectors)
 
 
 def _coverage(question_terms: list[str], text_terms: set[str], idf) -> float:
@@ -259,11 +269,42 @@ def answer(index: Retriever, question: str, top_k: int | None = None,
     if generate:
         ready_key(llm or LLMSettings(), api_key)  # fail before searching
     result = index.search(question, top_k, **filters)
-    extracted = compose(index, question, result.query, result.hits, result.window,
-                        result.mode, config or AnswerConfig())
+    hits, config = with_part_hits(index, question, result.hits, config or AnswerConfig(),
+                                  filters)
+    extracted = compose(index, question, result.query, hits, result.window, result.mode,
+                        config)
     if not generate:
         return extracted
     return with_generated(index, extracted, llm or LLMSettings(), api_key)
+
+
+def with_part_hits(index: Retriever, question: str, hits: list[Hit], config: AnswerConfig,
+                   filters: dict[str, Any]) -> tuple[list[Hit], AnswerConfig]:
+    """The hits with each part's own best ``PART_HITS`` passages put after the first
+    ``config.passages`` (none that overlaps a passage already there), and the config
+    that reads them too. A question of one part gets its hits back unchanged.
+
+    Each part is searched with the filters given; a date in the part is its own window
+    ("in the October 2022 release, and how many in the December 2023 release?").
+    """
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return hits, config
+
+    def overlaps(hit: Hit, others: list[Hit]) -> bool:
+        return any(h.release_id == hit.release_id and h.start < hit.end
+                   and hit.start < h.end for h in others)
+
+    head, extra = hits[:config.passages], []
+    for part in parts:
+        extra += [h for h in index.search(part, PART_HITS, **filters).hits
+                  if not overlaps(h, head + extra)]
+    if not extra:
+        return hits, config
+    tail = [h for h in hits[config.passages:] if not overlaps(h, extra)]
+    merged = [dataclasses.replace(h, rank=rank) for rank, h in
+              enumerate(head + extra + tail, 1)]
+    return merged, dataclasses.replace(config, passages=min(20, config.passages + len(extra)))
 
 
 def _scored_for(index: Retriever, candidates: list[_Candidate], part: str, kind: str | None,
@@ -329,10 +370,19 @@ def rank_sentences(index: Retriever, query: str, hits: list[Hit], config: Answer
     similarity: list[float] = []
     alone: dict[int, float] = {}
     if candidates:
-        query_vector, similarity = _similarities(index, query, candidates)
-        ranked = [_scored_for(index, candidates, part if len(parts) > 1 else query, kind,
-                              query_vector, similarity, config, alone)
-                  for part, kind in zip(parts, kinds)]
+        vectors = _sentence_vectors(index, candidates)
+        query_vector = index.query_vector(query)
+        similarity = (vectors @ query_vector).tolist()
+        ranked = []
+        for part, kind in zip(parts, kinds):
+            own = similarity
+            if len(parts) > 1:
+                # A part is judged by the mean of the whole question's cosine (which
+                # knows the context an elliptical part leaves out: "the ceremony") and
+                # its own (which knows which of the two things it asks).
+                own = ((vectors @ index.query_vector(part) + similarity) / 2).tolist()
+            ranked.append(_scored_for(index, candidates, part if len(parts) > 1 else query,
+                                      kind, query_vector, own, config, alone))
     return Ranking(parts, kinds, candidates, ranked, similarity, alone)
 
 

@@ -24,7 +24,10 @@ _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 _PEOPLE = ("senator|senators|official|officials|americans|american|nominee|nominees|leader|"
            "leaders|ambassador|secretary|person|people|members|member|governor|judge|justice|"
            "advisor|adviser|advisors|advisers|president|minister|director|individuals|"
-           "candidate|appointee|appointees|chair|co-chairs|spokesperson|envoy")
+           "candidate|appointee|appointees|chair|co-chairs|spokesperson|envoy|"
+           # roles held by people: "which Korean War veteran", "which head of state"
+           "veteran|veterans|recipient|recipients|honoree|honorees|winner|winners|head|"
+           "heads|chief|chiefs|officer|officers|commander|commanders|lawmaker|lawmakers")
 
 _ORGANIZATIONS = ("agency|agencies|department|departments|office|offices|organization|"
                   "organizations|organisation|company|companies|firm|firms|bureau|commission|"

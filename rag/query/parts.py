@@ -9,9 +9,15 @@ from __future__ import annotations
 import re
 
 _WH = r"(?:how|what|which|who|whom|whose|when|where|why|did|does|do|is|are|was|were|has|have)"
+_PREP = r"(?:in|at|on|for|to|from|by|with|of|under)"
 # ", and how much ...", " and which ...", "? And when ...": a second question joined on.
-_JOIN_RE = re.compile(rf"(?:,\s*|\s+|\?\s*)and\s+(?=(?:(?:in|at|on|for|to|from|by|with|of|"
-                      rf"under)\s+)?{_WH}\b)|\?\s+(?={_WH}\b)", re.IGNORECASE)
+# After a comma, a short clause of two or more words, lowercase first, may come between
+# "and" and the question word (", and, once he had their review, which phase ...",
+# ", and after the amendment, for how many days ..."); it belongs to the second part.
+# (", and Poland, which ..." is a list, not a clause.)
+_JOIN_RE = re.compile(rf"(?:,\s*|\s+|\?\s*)and\s+(?=(?:{_PREP}\s+)?{_WH}\b)"
+                      rf"|,\s*and\s*,?\s*(?=(?-i:[a-z])[^,?\s]*\s[^,?]{{1,60}},\s*(?:{_PREP}\s+)?{_WH}\b)"
+                      rf"|\?\s+(?={_WH}\b)", re.IGNORECASE)
 _MIN_PART_WORDS = 3
 
 
