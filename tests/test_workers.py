@@ -212,8 +212,8 @@ APP = textwrap.dedent("""
     with WorkerPool(state, WorkerSpec(config, FakeEmbedder), 2) as pool:
         while not all(s.loaded for s in pool.statuses()):
             time.sleep(0.05)
-        print(" ".join(str(s.pid) for s in pool.statuses()), flush=True)
-        try:
+        try:  # entered before the pids are printed: a Ctrl-C may follow at once
+            print(" ".join(str(s.pid) for s in pool.statuses()), flush=True)
             time.sleep(60)
         except KeyboardInterrupt:
             print("interrupted", flush=True)
