@@ -200,7 +200,10 @@ def test_close_stops_every_worker(state, config):
 # The app's process, as `rag serve` runs it: starts a pool, prints the workers' pids,
 # then waits to be interrupted (Ctrl-C) or killed.
 APP = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    # As a terminal starts it: Ctrl-C raises KeyboardInterrupt. (A process started with
+    # SIGINT ignored keeps it ignored, and the test process may have inherited that.)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from conftest import FakeEmbedder
     from rag import load_index
     from rag.config import config_from_dict
