@@ -204,3 +204,77 @@ def test_an_item_of_a_list_is_quoted_with_the_sentence_introducing_it(config, se
     assert (intro.release_id, intro.end) == (item.release_id, item.start - 2)
     assert "October 1" in [intro.text[s - intro.start:e - intro.start]
                            for s, e in intro.spans]
+
+
+def test_a_sentence_is_scored_with_the_lead_of_its_paragraph(config, seeds, embedder):
+    """"(Amount: up to $925 million)" says nothing of which hub: its paragraph's first
+    sentence does, and the question's terms it covers count for the amount too."""
+    from conftest import write_release
+
+    write_release(seeds, "statements-releases/2023-10/hubs.md", "Regional Hubs Selected",
+                  "2023-10-13", "California Hub (California) will run on solar power. The "
+                  "hub expects thousands of permanent jobs. (Hub funding: up to $1.2 billion)\n\n"
+                  "Appalachian Hub (Ohio, Pennsylvania, West Virginia) will store carbon in "
+                  "wells. The hub expects thousands of construction jobs. (Amount: up to $925 "
+                  "million)\n")
+    # One passage holds both hubs, so only the paragraphs' leads tell the amounts apart.
+    one_passage = config.replace(chunking=dataclasses.replace(config.chunking, max_tokens=160))
+    build_index(one_passage, embedder, progress=False)
+    lenient = one_passage.replace(answer=AnswerConfig(min_score=0.2, max_sentences=1,
+                                                      rescore=0))
+    index = load_index(config.index, lenient, embedder)
+    answer = index.answer("Up to how much funding went to the hub of Ohio, Pennsylvania "
+                          "and West Virginia?")
+    assert [q.text for q in answer.quotes] == ["(Amount: up to $925 million)"]
+
+
+def test_a_sentence_pointing_back_is_quoted_after_what_it_points_at(config, seeds, embedder):
+    from conftest import write_release
+
+    write_release(seeds, "speeches-remarks/2021-08/hanoi.md", "Remarks in Hanoi",
+                  "2021-08-24", "Our partnership has produced results. During my visit, we "
+                  "will open a Peace Corps office. We will sign a new lease for the Embassy. "
+                  "And we will launch a regional CDC office. All of these stand as symbols "
+                  "of our enduring partnership with Vietnam.\n",
+                  category="speeches-remarks")
+    build_index(config, embedder, progress=False)
+    lenient = config.replace(answer=AnswerConfig(min_score=0.2, max_sentences=1))
+    index = load_index(config.index, lenient, embedder)
+    answer = index.answer("What did the Vice President say stands as symbols of the "
+                          "enduring partnership with Vietnam?", category="speeches-remarks")
+    texts = [q.text for q in answer.quotes]
+    assert texts[-1].startswith("All of these stand as symbols")
+    assert texts[:-1] == ["During my visit, we will open a Peace Corps office.",
+                          "We will sign a new lease for the Embassy.",
+                          "And we will launch a regional CDC office."]
+    assert all(q.completes for q in answer.quotes[:-1]) and not answer.quotes[-1].completes
+
+
+def test_a_paragraph_lead_is_its_heading_line_and_first_sentence():
+    from rag.query.answer import _paragraph_leads
+
+    body = ("Clarence B. Jones\n\nHe helped draft the speech.\n\nFrank R. Lautenberg "
+            "(posthumous)\n\nSenator Lautenberg served five terms. He is remembered for "
+            "his work.\n\nA long paragraph that heads nothing, since it runs on for more "
+            "than twelve words in all.\n\nThe end came.")
+    leads = {body[s:s + 12]: (heading, body[s:end]) for s, heading, end in
+             _paragraph_leads(body, body.index("He helped"), len(body))}
+    assert leads["Senator Laut"] == ("Frank R. Lautenberg (posthumous)",
+                                     "Senator Lautenberg served five terms.")
+    assert leads["He helped dr"] == ("Clarence B. Jones", "He helped draft the speech.")
+    assert leads["The end came"][0] == ""
+
+
+def test_sentences_giving_only_answers_already_given_are_passed_over():
+    from rag.query.answer import _Candidate, _telling
+
+    question = "On which two days were the agencies closed?"
+    texts = ["The agencies shall be closed on December 24, 2024.",
+             "Some offices may stay open on December 24, 2024.",
+             "The agencies shall be closed on January 9, 2025, to mourn.",
+             "The order takes effect at once, as the law allows."]
+    scored = [(1.0 - i / 10, _Candidate(1, "r", i * 100, i * 100 + len(t), t))
+              for i, t in enumerate(texts)]
+    assert [c.text for c in _telling(scored, "date", question, 2)] == [texts[0], texts[2]]
+    # A question that asks for no kind of thing keeps them all in order.
+    assert [c.text for c in _telling(scored, None, question, 2)] == texts[:2]

@@ -16,6 +16,7 @@ from rag.query.answer_types import answer_spans, counted_terms, expected_type, h
     ("By what margin did the House pass the bill?", "tally"),
     ("When do public tours of the White House restart?", "date"),
     ("On what date will the summit take place?", "date"),
+    ("On which two days did Biden order the agencies closed?", "date"),
     ("Who headed the U.S. delegation to the inauguration?", "person"),
     ("Which former senator joined the White House team?", "person"),
     ("Which two wrongfully detained Americans were brought home?", "person"),
@@ -27,6 +28,8 @@ from rag.query.answer_types import answer_spans, counted_terms, expected_type, h
     ("Which countries received new battle groups?", "place"),
     ("Which agency will run the new program?", "organization"),
     ("Which law did the President sign on Friday?", "law"),
+    ("What German honor did President Steinmeier confer on Biden?", "law"),  # a named thing
+    ("Which medal did the First Lady receive?", "law"),
     ("What is the initiative called?", "name"),
     ("Where will the summit be held?", "place"),
     ("When he signed the Act, what term did Biden use for the incidents?", None),
@@ -71,6 +74,13 @@ def test_expected_type(question, kind):
     ("Of these, 200 million will be delivered this year.", "number",
      "Of the doses, how many were slated for delivery?", True),
     ("Anything at all.", None, "Which countries?", True),
+    # A transcript's speaker label names no one and gives nothing.
+    ("SENIOR ADMINISTRATION OFFICIAL: Thanks for that.", "person",
+     "Which Chinese official led the talks?", False),
+    ("MS. PSAKI: Senator Susan Collins called today.", "person", "Which senator called?",
+     True),
+    ("MR. KIRBY: Thanks, everybody.", "person", "Which official spoke?", False),
+    ("July 22nd was even hotter.", "date", "Which date was the warmest day?", True),
 ])
 def test_holds_answer(sentence, kind, question, holds):
     assert holds_answer(sentence, kind, question) is holds

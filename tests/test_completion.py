@@ -1,7 +1,7 @@
 """Quotes completed by the sentence naming their answer in full (rag.query.completion)."""
 
 from rag.ingest.sentences import passage_sentences
-from rag.query.completion import introducing_sentence, naming_sentence
+from rag.query.completion import introducing_sentence, naming_sentence, referred_sentences
 
 BODY = ("The President spoke to Senator Susan Collins on Sunday. He thanked the group. "
         "Collins agreed to meet on Monday.\n\nThe Low Income Home Energy Assistance "
@@ -61,3 +61,48 @@ def test_only_the_sentence_right_before_introduces():
     # A colon inside a sentence ("The delegation: Secretary Jane Doe.") introduces nothing
     # after it, and the first sentence has nothing before it.
     assert introducing_sentence(LAW, 0, sentences) is None
+
+
+def test_a_surname_behind_a_title_is_completed_by_the_full_name():
+    body = ("Senator Susan Collins signed the letter. The group asked for a meeting. "
+            "The President phoned Senator Collins on Sunday.")
+    sentences = passage_sentences(body)
+    quote = body.index("The President phoned")
+    short = body.index("Senator Collins on")
+    full = naming_sentence(body, quote, [(short, short + len("Senator Collins"))], sentences)
+    assert body[full[0]:full[1]] == "Senator Susan Collins signed the letter."
+
+
+def test_the_same_title_and_surname_earlier_is_no_full_name():
+    body = "We welcomed President Moon today. Later President Moon attended the ceremony."
+    sentences = passage_sentences(body)
+    quote = body.index("Later")
+    short = body.index("President Moon attended")
+    assert naming_sentence(body, quote, [(short, short + len("President Moon"))],
+                           sentences) is None
+
+
+STEPS = ("Our partnership has produced results. During my visit, we will open a Peace "
+         "Corps office. We will sign a new lease for the Embassy. And we will launch a CDC "
+         "office. All of these as symbols of our relationship.\n\nThese shipments will "
+         "carry formula. These shipments will include 246 pallets. The flights land today.")
+
+
+def _sentences_at(body: str, spans: list[tuple[int, int]]) -> list[str]:
+    return [body[s:e] for s, e in spans]
+
+
+def test_a_sentence_pointing_back_at_a_list_draws_on_the_three_before_it():
+    found = referred_sentences(STEPS, STEPS.index("All of these"), passage_sentences(STEPS))
+    assert _sentences_at(STEPS, found) == [
+        "During my visit, we will open a Peace Corps office.",
+        "We will sign a new lease for the Embassy.", "And we will launch a CDC office."]
+
+
+def test_these_with_a_noun_points_back_at_one_sentence_of_its_own_paragraph():
+    sentences = passage_sentences(STEPS)
+    found = referred_sentences(STEPS, STEPS.index("These shipments will include"), sentences)
+    assert _sentences_at(STEPS, found) == ["These shipments will carry formula."]
+    # The first sentence of a paragraph draws on nothing across the blank line.
+    assert referred_sentences(STEPS, STEPS.index("These shipments will carry"), sentences) == []
+    assert referred_sentences(STEPS, STEPS.index("The flights"), sentences) == []

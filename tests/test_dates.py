@@ -314,3 +314,12 @@ def test_strip_with_words_not_in_the_question_changes_nothing() -> None:
     assert strip_date_expression("What was said in 2021?", other) == "What was said in 2021?"
     assert strip_date_expression("What was said?", DateWindow(None, None, "")) == \
         "What was said?"
+
+
+def test_a_date_of_what_a_release_covers_has_no_end_and_stays_in_the_question() -> None:
+    window = find_date_window("How many records did the visitor logs covering the final "
+                              "days of January 2021 hold?", date(2025, 1, 20))
+    assert (window.since, window.until, window.content) == (date(2021, 1, 1), None, True)
+    plain = find_date_window("What did the President announce in March 2022?",
+                             date(2025, 1, 20))
+    assert not plain.content and plain.until == date(2022, 3, 31)

@@ -17,7 +17,7 @@ from ..index.lexical import analyse
 from ..ingest.sentences import paragraph_spans, passage_sentences, sentence_spans
 from .answer_types import answer_spans, expected_type, holds_answer, span_pieces
 from .collection import Collection
-from .completion import introducing_sentence, naming_sentence
+from .completion import introducing_sentence, naming_sentence, referred_sentences
 from .parts import question_parts
 from .dates import DateWindow
 from .generated import generated_json, ready_key, with_generated
@@ -124,18 +124,48 @@ class _Candidate:
     start: int
     end: int
     text: str
+    # What its paragraph is about, where the sentence itself may not say: the heading
+    # line above the paragraph and the paragraph's first sentence (when that is another).
+    lead: str = ""
+
+
+_HEADING_WORDS = 12  # a one-line paragraph of at most this many words heads the next one
+
+
+def _paragraph_leads(body: str, start: int, end: int) -> list[tuple[int, str, int]]:
+    """(start, heading, end of first sentence) of each paragraph of ``body`` that meets
+    [start, end): the heading is the one-line paragraph right above it, if any ("Frank R.
+    Lautenberg (posthumous)" above his citation), else ""."""
+    out, heading = [], ""
+    for ps, pe in paragraph_spans(body):
+        if ps >= end:
+            break
+        if pe > start:
+            first = sentence_spans(body, ps, pe)
+            out.append((ps, heading, first[0][1] if first else pe))
+        text = body[ps:pe].strip()
+        heading = text if len(text.split()) <= _HEADING_WORDS and "\n" not in text else ""
+    return out
 
 
 def _candidates(index: Retriever, hits: list[Hit]) -> list[_Candidate]:
-    """Every sentence of every hit, with offsets into its release body."""
+    """Every sentence of every hit, with offsets into its release body and the lead of
+    its paragraph."""
     out = []
     for number, hit in enumerate(hits, 1):
         body = index.release(hit.release_id).body
+        leads = _paragraph_leads(body, hit.start, hit.end)
         for ps, pe in paragraph_spans(body[hit.start:hit.end]):
+            # The paragraph of the body this passage paragraph is part of (a passage may
+            # begin inside one).
+            para, heading, first_end = next(
+                (p for p in reversed(leads) if p[0] <= hit.start + ps), (0, "", 0))
             for s, e in sentence_spans(body, hit.start + ps, hit.start + pe):
                 text = body[s:e]
                 if len(text.split()) >= _MIN_WORDS or len(hits) == 1:
-                    out.append(_Candidate(number, hit.release_id, s, e, text))
+                    first = body[para:first_end].strip() if s >= first_end else ""
+                    lead = " ".join(t for t in (heading, first) if t)
+                    out.append(_Candidate(number, hit.release_id, s, e, text, lead))
     return out
 
 
@@ -214,9 +244,10 @@ def _evidence(index: Retriever, candidates: list[_Candidate], query: str, terms:
             continue
         previous = _previous(candidates, i)
         title = index.release(cand.release_id).title
-        # The terms of sentence, title and previous sentence (analysed apart: the same
-        # terms as of the three joined by spaces).
-        context = words(cand.text) | words(title) | (words(previous.text) if previous else set())
+        # The terms of sentence, title, previous sentence and paragraph lead (analysed
+        # apart: the same terms as of them joined by spaces).
+        context = (words(cand.text) | words(title) | words(cand.lead)
+                   | (words(previous.text) if previous else set()))
         covered = _coverage(terms, context, index.idf)
         evidence[i] = (config.lexical_weight * covered
                        + config.rank_weight / math.sqrt(cand.source))
@@ -324,7 +355,7 @@ def _scored_for(index: Retriever, candidates: list[_Candidate], part: str, kind:
         # abstained best (benchmarks/RESULTS.md).
         scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
         position = {id(c): i for i, c in enumerate(candidates)}
-        rows = [position[id(c)] for _, c in scored[:config.rescore]]
+        rows = [position[id(c)] for c in _telling(scored, kind, part, config.rescore)]
         new = [i for i in rows if i not in alone]
         if new:
             alone.update(zip(new, (index.embed([candidates[i].text for i in new])
@@ -335,6 +366,32 @@ def _scored_for(index: Retriever, candidates: list[_Candidate], part: str, kind:
         scored = _score(candidates, mixed, evidence, config, rows)
     scored.sort(key=lambda sc: (-sc[0], sc[1].source, sc[1].start))
     return scored
+
+
+def _answers_in(cand: _Candidate, kind: str | None, question: str) -> frozenset[str]:
+    """The things of the kind asked for that the sentence gives ("December 24, 2024"),
+    normalised; empty for a question that asks for no particular kind."""
+    return frozenset(" ".join(cand.text[s:e].split()).casefold().strip(" .,;:")
+                     for s, e in answer_spans(cand.text, kind, question))
+
+
+def _telling(scored: list[tuple[float, _Candidate]], kind: str | None, question: str,
+             limit: int) -> list[_Candidate]:
+    """The best ``limit`` sentences of ``scored`` (best first), passing over any whose
+    answers (``_answers_in``) the ones before it all gave already: "which two days"
+    is better served by the order closing on January 9 than by a third sentence of the
+    one closing on December 24."""
+    out: list[_Candidate] = []
+    given: set[str] = set()
+    for _, cand in scored:
+        if len(out) == limit:
+            break
+        answers = _answers_in(cand, kind, question)
+        if answers and out and answers <= given:
+            continue
+        out.append(cand)
+        given |= answers
+    return out
 
 
 # What an abstention says was missing, by the kind of answer asked for.
@@ -492,7 +549,8 @@ def _quotes(index: Retriever, chosen: list[tuple[float, _Candidate, int]], parts
         if cand.release_id not in sentences_of:
             sentences_of[cand.release_id] = passage_sentences(body)
         sentences = sentences_of[cand.release_id]
-        needed = [introducing_sentence(body, cand.start, sentences)]
+        needed = [introducing_sentence(body, cand.start, sentences),
+                  *referred_sentences(body, cand.start, sentences)]
         if kind in _NAMED_KINDS and spans:
             needed.insert(0, naming_sentence(body, cand.start, list(spans), sentences,
                                              surnames=kind == "person"))

@@ -37,7 +37,8 @@ _PLACES = ("country|countries|nation|nations|state|states|city|cities|county|cou
            "territory|territories|region|regions|place|places|ally|allies|island|islands")
 _LAWS = ("law|laws|act|acts|bill|bills|program|programs|programme|initiative|initiatives|"
          "executive order|order|orders|plan|plans|report|strategy|framework|fund|partnership|"
-         "treaty|agreement|award|awards|prize|campaign|project|system|systems|weapon|weapons")
+         "treaty|agreement|award|awards|prize|honor|honors|honour|honours|medal|medals|"
+         "decoration|decorations|campaign|project|system|systems|weapon|weapons")
 
 # (type, question pattern). The first match wins, so specific forms come first.
 _QUESTION_TYPES = [
@@ -64,7 +65,8 @@ _QUESTION_TYPES = [
                           r"cap|ceiling|price|cost|tally)\b|\bwhat (?:was|is|were) the (?:[\w-]+ )"
                           r"{0,3}(?:total|number|count|figure|amount|sum|cap|ceiling|price|cost)\b",
                           re.I)),
-    ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:date|day|month|year)(?![-\w])|"
+    ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:(?:two|three|four|five|\d+) )?"
+                        r"(?:date|day|month|year)s?(?![-\w])|"
                         r"\bwhen (?:and where|did|will|was|is|does|do|were)\b", re.I)),
     ("person", re.compile(rf"^\s*(?:who|whom|whose)\b|\bwho (?:is|was|will|were|are|has|"
                           rf"had|did|co-?chairs?|heads?|headed|leads?|led|replaced|joined)\b|"
@@ -96,7 +98,7 @@ _MONEY_SPAN_RE = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion))?
 _NUMBER_SPAN_RE = re.compile(rf"\$?\d[\d,.]*(?:\s*(?:%|percent|million|billion|trillion|"
                              rf"thousand|hundred))?|\b(?:{_NUMBER_WORDS})(?:[ -](?:{_NUMBER_WORDS}))*\b",
                              re.I)
-_DATE_RE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b|"
+_DATE_RE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b(?:19|20)\d\d\b|"
                       r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|"
                       r"tonight|yesterday|tomorrow|this week|last week|next week)\b|"
                       r"\b\d{1,2}/\d{1,2}\b", re.I)
@@ -183,13 +185,32 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+# A transcript's speaker label: "SENIOR ADMINISTRATION OFFICIAL:", "MS. PSAKI:", "Q".
+_SPEAKER_RE = re.compile(r"^\s*(?:[A-Z][A-Z.’'-]*(?:\s+[A-Z][A-Z.’'-]*)*:|Q\b)")
+
+
+def _speaker_end(sentence: str) -> int:
+    """Where the sentence's words begin after its speaker label (0 without one): who
+    speaks is not what the sentence says, and "SENIOR ADMINISTRATION OFFICIAL" names no
+    one."""
+    match = _SPEAKER_RE.match(sentence)
+    if not match:
+        return 0
+    rest = sentence[match.end():]
+    return match.end() + len(rest) - len(rest.lstrip())
+
+
 def answer_spans(sentence: str, kind: str | None, question: str) -> list[tuple[int, int]]:
     """Where in the sentence the things of the kind asked for stand (character spans),
     leaving out what the question itself already says: the figure for "how much", the
     names for "who", the countries for "which countries". Empty when the sentence holds
-    none, and for a question that asks for no particular kind."""
+    none, and for a question that asks for no particular kind. A transcript's speaker
+    label is not read."""
     if kind is None:
         return []
+    said = _speaker_end(sentence)
+    if said:
+        return [(said + s, said + e) for s, e in answer_spans(sentence[said:], kind, question)]
     if kind in ("money", "percent", "tally", "date"):
         pattern = {"money": _MONEY_SPAN_RE, "percent": _PERCENT_RE, "tally": _TALLY_RE,
                    "date": _DATE_RE}[kind]
@@ -252,9 +273,11 @@ def _counting_spans(sentence: str, spans: list[tuple[int, int]], counted: frozen
 
 def holds_answer(sentence: str, kind: str | None, question: str) -> bool:
     """Whether the sentence contains something of the kind asked for that the question
-    itself does not already say. With no kind asked for, every sentence qualifies."""
+    itself does not already say. With no kind asked for, every sentence qualifies. A
+    transcript's speaker label is not read."""
     if kind is None:
         return True
+    sentence = sentence[_speaker_end(sentence):]
     if kind in ("organization", "place", "law"):
         return bool(answer_spans(sentence, kind, question))
     if kind == "money":

@@ -49,6 +49,10 @@ class DateWindow:
         attributive: read from a date with no preposition before it and a word after
             it ("the FBI's April 2016 memo"): it may date the thing named rather than
             the release.
+        content: read from a date that says what a release covers ("visitor logs
+            covering January 2021", "records generated in May"): such a release comes
+            out then or later, so the window has no end, and its words stay in the
+            question.
 
     Raises:
         QuestionError: ``since`` is after ``until``.
@@ -58,6 +62,7 @@ class DateWindow:
     until: datetime.date | None
     text: str
     attributive: bool = False
+    content: bool = False
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:
@@ -271,6 +276,15 @@ def _range(a: _Point, b: _Point, today: datetime.date) -> _Span:
     return since, until
 
 
+# Words before a date that make it the date of what a release covers, not of the release:
+# "covering the final days of January 2021", "records generated in May 2022", "data for
+# the first quarter of 2023".
+_CONTENT_BEFORE = re.compile(
+    r"\b(?:covering|covered|covers|spanning|generated|recorded|collected|"
+    r"(?:records?|logs?|data|figures|statistics|numbers)\s+(?:from|for|of))"
+    r"(?:\s+(?:the|its|their|a|an))?(?:\s+[\w-]+){0,3}?\s*$", re.IGNORECASE)
+
+
 def _joins(prep: str | None, conn: str) -> bool:
     # "between X and Y", "in March and April 2022", "from X to Y", "January-March 2022".
     if conn.lower() == "and":
@@ -306,10 +320,14 @@ def _window(m: re.Match[str], question: str, today: datetime.date) -> DateWindow
         until = None
     elif prep in ("until", "till", "through", "thru"):
         since = None
+    content = bool(_CONTENT_BEFORE.search(question, 0, m.start()))
+    if content:
+        until = None
     # Without a preposition a leading "the" stays in the question: "the summer 2021 agenda".
     return DateWindow(since, until, question[m.start() if prep else m.start("a"):end],
                       attributive=prep is None and re.match(r"\s+[a-z]", question[end:],
-                                                            re.IGNORECASE) is not None)
+                                                            re.IGNORECASE) is not None,
+                      content=content)
 
 
 def find_date_window(question: str, today: datetime.date) -> DateWindow | None:

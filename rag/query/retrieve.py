@@ -360,7 +360,7 @@ class Retriever:
                 # before the oldest one that dates a thing ("the FBI's April 2016
                 # memo"); "in 2019" still asks for releases of 2019, and finds none.
                 window = None
-            if window is not None:
+            if window is not None and not window.content:
                 query = strip_date_expression(question, window) or question
         return query, window, self._where(window, category), mode
 
