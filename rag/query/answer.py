@@ -132,12 +132,15 @@ class _Candidate:
 _HEADING_WORDS = 12  # a one-line paragraph of at most this many words heads the next one
 
 
-def _paragraph_leads(body: str, start: int, end: int) -> list[tuple[int, str, int]]:
+def _paragraph_leads(body: str, start: int, end: int,
+                     paragraphs: list[tuple[int, int]] | None = None
+                     ) -> list[tuple[int, str, int]]:
     """(start, heading, end of first sentence) of each paragraph of ``body`` that meets
     [start, end): the heading is the one-line paragraph right above it, if any ("Frank R.
-    Lautenberg (posthumous)" above his citation), else ""."""
+    Lautenberg (posthumous)" above his citation), else "". ``paragraphs``: the body's
+    ``paragraph_spans``, when the caller has them already."""
     out, heading = [], ""
-    for ps, pe in paragraph_spans(body):
+    for ps, pe in paragraphs if paragraphs is not None else paragraph_spans(body):
         if ps >= end:
             break
         if pe > start:
@@ -152,9 +155,12 @@ def _candidates(index: Retriever, hits: list[Hit]) -> list[_Candidate]:
     """Every sentence of every hit, with offsets into its release body and the lead of
     its paragraph."""
     out = []
+    paragraphs: dict[str, list[tuple[int, int]]] = {}  # a release's, split once
     for number, hit in enumerate(hits, 1):
         body = index.release(hit.release_id).body
-        leads = _paragraph_leads(body, hit.start, hit.end)
+        if hit.release_id not in paragraphs:
+            paragraphs[hit.release_id] = paragraph_spans(body)
+        leads = _paragraph_leads(body, hit.start, hit.end, paragraphs[hit.release_id])
         for ps, pe in paragraph_spans(body[hit.start:hit.end]):
             # The paragraph of the body this passage paragraph is part of (a passage may
             # begin inside one).

@@ -18,10 +18,10 @@ _SURNAME_RE = re.compile(r"^[A-Z][a-z’'-]{2,}$")
 # A title before a surname still names the person in short: "Senator Collins",
 # "President Moon", "Mr. Noorzai".
 _TITLES = (r"(?:President|Vice President|Prime Minister|Chancellor|King|Queen|"
-                       r"Senator|Representative|Congressman|Congresswoman|Governor|Mayor|"
-                       r"Secretary|Ambassador|General|Admiral|Colonel|Captain|Sergeant|"
-                       r"Judge|Justice|Chairman|Chairwoman|Chair|Director|Minister|Leader|"
-                       r"Speaker|Dr|Mr|Mrs|Ms|Mx)\.?")
+           r"Senator|Representative|Congressman|Congresswoman|Governor|Mayor|"
+           r"Secretary|Ambassador|General|Admiral|Colonel|Captain|Sergeant|"
+           r"Judge|Justice|Chairman|Chairwoman|Chair|Director|Minister|Leader|"
+           r"Speaker|Dr|Mr|Mrs|Ms|Mx)\.?")
 _TITLE_RE = re.compile(rf"^(?:{_TITLES}\s+)+")
 # Capitalised words that are no part of a person's name.
 _NOT_NAME_RE = re.compile(rf"\b(?:{_TITLES}|White|House|The|United|States|Republic|Today)\b\.?")
